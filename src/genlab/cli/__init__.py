@@ -1,0 +1,1 @@
+"""Command-line interface: argparse subcommands, no model code."""

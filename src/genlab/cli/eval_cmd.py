@@ -1,0 +1,129 @@
+"""`genlab eval RUN` (likelihood, reconstruction, sample quality, toy modes) and
+`genlab eval --real PATH --fake PATH` (sample-quality metrics between any two image sets)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ..data import load_dataset
+from ..errors import GenlabError
+from ..training.checkpoint import atomic_write_text
+from .common import device, out_path, say
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("eval", help="evaluate a run, or compare two image sets (--real/--fake)")
+    p.add_argument("run", nargs="?", help="run directory")
+    p.add_argument("--split", default=None, help="dataset split to evaluate on (default: the run's eval split)")
+    p.add_argument("--n", type=int, default=0, help="examples/samples to use (default: likelihood: whole "
+                   "split; sample metrics: 10000)")
+    p.add_argument("--k", type=int, default=100, help="importance samples for the IWAE bound (default 100)")
+    p.add_argument("--metrics", default=None, help="sample-quality metrics, comma-separated: fid,kid,pr,dc,is")
+    p.add_argument("--extractor", default=None, help="feature extractor for sample metrics (genlab list extractors)")
+    p.add_argument("--real", help="real set: image folder, .npy/.npz, or dataset split (fashion-mnist:test)")
+    p.add_argument("--fake", help="generated set: image folder, .npy/.npz, or dataset split")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--no-ema", action="store_true", help="use live weights even if EMA weights exist")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch", type=int, default=250, help="evaluation batch size")
+    p.set_defaults(func=run)
+
+
+def _print(results: dict, prefix: str = "") -> None:
+    for k, v in results.items():
+        if k == "protocol" or isinstance(v, dict):
+            continue
+        say(f"{prefix}{k}: {v:.4f}" if isinstance(v, float) else f"{prefix}{k}: {v}")
+
+
+def _protocol_lines(results: dict) -> None:
+    proto = results.get("protocol")
+    if proto:
+        say("protocol: " + "; ".join(f"{k}={v}" for k, v in proto.items() if v is not None))
+
+
+def run(args) -> int:
+    json_out = out_path(args.json, True, (".json",)) if args.json else None
+    if args.n < 0 or args.k < 1:
+        raise GenlabError("--n must be >= 0 and --k >= 1")
+    dev = device(args.device)
+    if args.real or args.fake:
+        if args.run:
+            raise GenlabError("give either RUN or --real/--fake, not both")
+        if not (args.real and args.fake):
+            raise GenlabError("--real and --fake go together: genlab eval --real PATH --fake PATH")
+        from ..metrics.quality import evaluate_paths
+
+        res = evaluate_paths(args.real, args.fake, metrics=_metrics(args.metrics), extractor=args.extractor,
+                             n=args.n or None, device=dev, seed=args.seed)
+        _print(res)
+        _protocol_lines(res)
+        if json_out:
+            atomic_write_text(json_out, json.dumps(res, indent=2))
+        return 0
+    if not args.run:
+        raise GenlabError("give a run directory (genlab eval RUN) or two sets (--real PATH --fake PATH)")
+    return _eval_run(args, dev, json_out)
+
+
+def _metrics(spec: str | None) -> list[str]:
+    return [m.strip() for m in (spec or "fid,kid").split(",") if m.strip()]
+
+
+def _eval_run(args, dev: torch.device, json_out) -> int:
+    from ..metrics import likelihood
+    from ..runs import load_run
+
+    r = load_run(args.run, device=dev, use_ema=not args.no_ema)
+    d = r.config.data
+    split = args.split or d.eval_split
+    data = load_dataset(d.name, split, **d.options())
+    results: dict = {}
+    caps = r.model.capabilities()
+    if caps & {"nll", "reconstruct"}:
+        res = likelihood.evaluate(r.model, data, n=args.n, k=args.k, batch=args.batch, seed=args.seed,
+                                  device=dev)
+        results["likelihood"] = res
+        _print(res)
+        _protocol_lines(res)
+    if r.meta.get("centres") and not r.info.is_image:
+        from ..metrics.toy import evaluate_toy
+
+        from .sample import draw
+
+        fake = draw(r.model, args.n or 2500, args.seed, dev)
+        res = evaluate_toy(fake, torch.tensor(r.meta["centres"]), float(r.meta["std"]))
+        results["modes"] = res
+        _print(res)
+    if args.metrics or (r.info.is_image and not caps & {"nll", "reconstruct"}):
+        from ..metrics.quality import evaluate_run_samples
+
+        res = evaluate_run_samples(r, data, metrics=_metrics(args.metrics), extractor=args.extractor,
+                                   n=args.n or 10000, device=dev, seed=args.seed)
+        results["samples"] = res
+        _print(res)
+        _protocol_lines(res)
+    if not results:
+        raise GenlabError(f"nothing to evaluate for model {r.config.model_name!r} on this data; "
+                          "ask for sample metrics with --metrics")
+    results["step"] = r.step
+    results["ema"] = r.ema
+    _merge_metrics(Path(args.run) / "metrics.json", results)
+    if json_out:
+        atomic_write_text(json_out, json.dumps(results, indent=2))
+    return 0
+
+
+def _merge_metrics(path: Path, new: dict) -> None:
+    """metrics.json keeps the latest result of each kind (likelihood, samples, modes) with its protocol."""
+    old = {}
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except ValueError:
+            old = {}
+    old.update(new)
+    atomic_write_text(path, json.dumps(old, indent=2))

@@ -1,0 +1,2 @@
+"""Evaluation: likelihood bounds and bits/dim (likelihood.py), reconstruction and probes."""
+from . import likelihood  # noqa: F401

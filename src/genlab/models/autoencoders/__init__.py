@@ -1,0 +1,2 @@
+"""Autoencoders: deterministic (ae) and variational (vae)."""
+from . import ae, vae  # noqa: F401

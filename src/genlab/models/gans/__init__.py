@@ -1,0 +1,1 @@
+"""Model family package; its modules register themselves on import."""

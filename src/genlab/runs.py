@@ -1,0 +1,94 @@
+"""Build models from configs and load trained runs for inference (sample, eval, explore, probe)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+import yaml
+
+from .config import RunConfig, resolve
+from .errors import GenlabError
+from .models.base import DataInfo, GenerativeModel
+from .registry import MODELS
+from .training import checkpoint as ckpt
+
+
+def build_model(cfg: RunConfig, info: DataInfo) -> GenerativeModel:
+    """Instantiate the model with initial weights drawn from `cfg.train.seed`, leaving the global
+    RNG state as it was (the library never seeds global state)."""
+    cls = MODELS[cfg.model_name]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.train.seed)
+        try:
+            return cls(cfg.model, info)
+        except ValueError as e:
+            raise GenlabError(str(e)) from None
+
+
+def write_run_files(run_dir: Path, cfg: RunConfig, info: DataInfo, data_meta: dict) -> None:
+    ckpt.atomic_write_text(run_dir / "config.yaml", cfg.dump())
+    ckpt.atomic_write_text(run_dir / "data_info.json", json.dumps(
+        {"shape": list(info.shape), "levels": info.levels, "n_classes": info.n_classes,
+         "classes": data_meta.get("classes"), "offset": data_meta.get("offset"),
+         "range": data_meta.get("range"), "centres": data_meta.get("centres"), "std": data_meta.get("std")}))
+
+
+def read_config(run_dir: Path) -> RunConfig:
+    p = run_dir / "config.yaml"
+    if not p.is_file():
+        raise GenlabError(f"{str(run_dir)!r} is not a genlab run directory (no config.yaml); give the "
+                          "directory that 'genlab train' printed")
+    raw = yaml.safe_load(p.read_text()) or {}
+    return resolve(raw["model_name"], [{s: raw.get(s) or {} for s in ("model", "train", "data")}])
+
+
+def read_data_info(run_dir: Path) -> tuple[DataInfo, dict]:
+    raw = json.loads((run_dir / "data_info.json").read_text())
+    info = DataInfo(tuple(raw["shape"]), raw.get("levels"), raw.get("n_classes", 0))
+    return info, raw
+
+
+@dataclass
+class LoadedRun:
+    run_dir: Path
+    config: RunConfig
+    info: DataInfo
+    meta: dict
+    model: GenerativeModel
+    step: int
+    ema: bool
+
+
+def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu", use_ema: bool = True) -> LoadedRun:
+    """Model with the newest weights of a run: final weights if training finished, else the latest
+    checkpoint; EMA weights replace the live ones where present (unless use_ema=False)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise GenlabError(f"run directory {str(run_dir)!r} does not exist")
+    cfg = read_config(run_dir)
+    info, meta = read_data_info(run_dir)
+    model = build_model(cfg, info)
+    latest = ckpt.latest_checkpoint(run_dir)
+    final = run_dir / "model.safetensors"
+    step = cfg.train.steps
+    if final.is_file() and (latest is None or int(latest.name.split("-")[1]) >= cfg.train.steps):
+        src = run_dir
+    elif latest is not None:
+        src, step = latest, int(latest.name.split("-")[1])
+    else:
+        raise GenlabError(f"run {str(run_dir)!r} has no weights yet (no checkpoint written); train longer "
+                          "or resume it")
+    weights = ckpt.load_weights(src / "model.safetensors")
+    ema_file = src / "ema.safetensors"
+    used_ema = use_ema and ema_file.is_file()
+    if used_ema:
+        weights.update(ckpt.load_weights(ema_file))
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if missing or unexpected:
+        raise GenlabError(f"weights in {src} do not match the run's config (missing {list(missing)[:3]}, "
+                          f"unexpected {list(unexpected)[:3]})")
+    model.to(device).eval()
+    return LoadedRun(run_dir, cfg, info, meta, model, step, used_ema)

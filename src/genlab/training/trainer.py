@@ -1,0 +1,328 @@
+"""The one trainer (DESIGN §2). It runs any GenerativeModel through its phases and never branches on
+the model's type or name: the model says what each update computes, the trainer decides how (device,
+bf16 autocast, DDP, EMA, clipping, freezing the other groups, logging, checkpoints, signals)."""
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+from torch import nn
+
+from ..config import TrainConfig
+from ..data.base import ArrayDataset, IndexBatcher
+from ..errors import GenlabError
+from ..models.base import GenerativeModel, Phase
+from . import checkpoint as ckpt
+from . import distributed as dist
+from .ema import EMA
+from .logger import RunLogger
+from .precision import autocast, pick_device, resolve_precision
+
+
+class TrainingInterrupted(Exception):
+    """Raised after a SIGINT/SIGTERM checkpoint was saved; carries the signal number and step."""
+
+    def __init__(self, signum: int, step: int, run_dir: Optional[Path]):
+        super().__init__(f"interrupted by signal {signum} at step {step}")
+        self.signum, self.step, self.run_dir = signum, step, run_dir
+
+
+class Trainer:
+    """Train `model` on `data` for `cfg.steps` steps, writing into `run_dir` (rank 0 only).
+
+    callbacks: `fn(trainer, step)` called after each step (step = steps completed), for tests and tools.
+    """
+
+    def __init__(self, model: GenerativeModel, cfg: TrainConfig, data: ArrayDataset,
+                 run_dir: Optional[Path] = None, *, resume: bool = False,
+                 callbacks: tuple[Callable, ...] = (), real_preview: Optional[torch.Tensor] = None):
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.cfg, self.data, self.run_dir, self.callbacks = cfg, data, run_dir, callbacks
+        self.device = pick_device(cfg.device, int(__import__("os").environ.get("LOCAL_RANK", "0")))
+        self.dist = dist.init(self.device.type)
+        self.is_main = self.dist.is_main
+        self.precision = resolve_precision(cfg.precision, self.device)
+        self.model = model.to(self.device)
+        self.raw = dict(model.networks())  # name -> plain module (before DDP/compile wrappers)
+        if cfg.channels_last and data.info.is_image:
+            self.model.to(memory_format=torch.channels_last)
+        self.groups = model.param_groups()
+        self.group_nets = self._networks_per_group()
+        self.optimizers = {g: self._optimizer(g, ps) for g, ps in self.groups.items()}
+        ema_names = cfg.ema_networks or tuple(getattr(model, "ema_default", ()))
+        unknown = [n for n in ema_names if n not in self.raw]
+        if unknown:
+            raise GenlabError(f"train.ema_networks names {unknown}, but this model's networks are "
+                              f"{list(self.raw)}")
+        self.ema = EMA({n: self.raw[n] for n in ema_names}, cfg.ema) if cfg.ema > 0 and ema_names else None
+        for name, net in self.raw.items():  # wrappers replace the attributes the model calls
+            wrapped = dist.wrap(net, self.dist, self.device)
+            if cfg.compile:
+                wrapped = torch.compile(wrapped)
+            if wrapped is not net:
+                setattr(self.model, name, wrapped)
+        self.noise = torch.Generator(self.device).manual_seed(cfg.seed * 7919 + 1 + self.dist.rank)
+        self.sample_gen_seed = cfg.seed + 12345
+        self.batcher = IndexBatcher(data, cfg.batch_size, seed=cfg.seed, rank=self.dist.rank,
+                                    world_size=self.dist.world_size, device=self.device)
+        self.step = 0
+        self.lr_scale = 1.0
+        self.rollbacks = 0
+        self.real_preview = real_preview
+        if resume:
+            self._load(ckpt.latest_checkpoint(run_dir) if run_dir else None)
+        self.log = RunLogger(run_dir, total_steps=cfg.steps, enabled=self.is_main, progress=cfg.progress,
+                             tensorboard=cfg.tensorboard)
+        self._signal: Optional[int] = None
+
+    # --- set-up -------------------------------------------------------------------------------
+    def _optimizer(self, group: str, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+        lr = self.cfg.group_lr.get(group, self.cfg.lr)
+        kw = dict(lr=lr, betas=tuple(self.cfg.betas), weight_decay=self.cfg.weight_decay)
+        return (torch.optim.AdamW if self.cfg.weight_decay else torch.optim.Adam)(params, **kw)
+
+    def _networks_per_group(self) -> dict[str, set[str]]:
+        owner = {id(p): name for name, net in self.raw.items() for p in net.parameters()}
+        unknown = sorted(set(self.cfg.group_lr) - set(self.groups))
+        if unknown:
+            raise GenlabError(f"train.group_lr names group(s) {unknown}; this model's groups are "
+                              f"{sorted(self.groups)}")
+        return {g: {owner[id(p)] for p in ps if id(p) in owner} for g, ps in self.groups.items()}
+
+    # --- one step -----------------------------------------------------------------------------
+    def _run_phase(self, phase: Phase, batch) -> dict:
+        opt = self.optimizers[phase.group]
+        mine = self.groups[phase.group]
+        mine_ids = {id(p) for p in mine}
+        frozen = [p for g, ps in self.groups.items() if g != phase.group for p in ps
+                  if id(p) not in mine_ids and p.requires_grad]
+        with contextlib.ExitStack() as stack:
+            for name in self.raw:
+                net = getattr(self.model, name)
+                if name not in self.group_nets[phase.group] and hasattr(net, "no_sync"):
+                    stack.enter_context(net.no_sync())  # frozen nets: no gradient all-reduce
+            for p in frozen:
+                p.requires_grad_(False)
+            try:
+                with autocast(self.precision, self.device):
+                    out = phase.loss(batch)
+                loss = out["loss"]
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+            finally:
+                for p in frozen:
+                    p.requires_grad_(True)
+        if self.cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(mine, self.cfg.grad_clip)
+        opt.step()
+        return out
+
+    def _train_step(self) -> dict[str, torch.Tensor]:
+        batch = self.batcher.next(self.noise)
+        if self.cfg.channels_last and batch.x.dim() == 4:
+            batch.x = batch.x.contiguous(memory_format=torch.channels_last)
+        logs: dict[str, torch.Tensor] = {}
+        for phase in self.model.phases(self.step):
+            if self.step % phase.every:
+                continue
+            out = self._run_phase(phase, batch)
+            prefix = "" if len(self.groups) == 1 else f"{phase.group}/"
+            for k, v in out.items():
+                logs[prefix + k] = v.detach().float()
+        for k, v in self.model.train_log().items():
+            logs[k] = v.detach().float()
+        if self.ema is not None:
+            self.ema.update()
+        return logs
+
+    # --- the loop -----------------------------------------------------------------------------
+    def fit(self) -> Path | None:
+        """Train to cfg.steps. Raises TrainingInterrupted after saving on SIGINT/SIGTERM."""
+        self.model.train()
+        old = self._install_signals()
+        sums: dict[str, torch.Tensor] = {}
+        counts: dict[str, int] = {}
+        bad = torch.zeros((), dtype=torch.bool, device=self.device)
+        t0, last_t, last_step = time.perf_counter(), time.perf_counter(), self.step
+        try:
+            while self.step < self.cfg.steps:
+                logs = self._train_step()
+                self.step += 1
+                for k, v in logs.items():
+                    sums[k] = sums[k] + v if k in sums else v.clone()
+                    counts[k] = counts.get(k, 0) + 1
+                    bad |= ~torch.isfinite(v)
+                for cb in self.callbacks:
+                    cb(self, self.step)
+                at_log = self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps
+                at_ckpt = self.step % self.cfg.ckpt_every == 0 or self.step == self.cfg.steps
+                stop = dist.any_flag(self._signal is not None, self.dist, self.device)
+                if at_log or at_ckpt or stop:
+                    if bool(dist.any_flag(bool(bad), self.dist, self.device)):
+                        self._diverged()
+                        sums, counts, bad = {}, {}, torch.zeros_like(bad)
+                        continue
+                if at_log and sums:
+                    now = time.perf_counter()
+                    keys = list(sums)
+                    vals = torch.stack([sums[k] / counts[k] for k in keys]).tolist()  # one sync
+                    rate = (self.step - last_step) * self.cfg.batch_size / max(now - last_t, 1e-9)
+                    self.log.log(self.step, {**dict(zip(keys, vals)), "samples_per_s": round(rate, 1),
+                                             "time_s": round(now - t0, 2)})
+                    sums, counts, last_t, last_step = {}, {}, now, self.step
+                if self.cfg.sample_every and self.step % self.cfg.sample_every == 0:
+                    self.save_samples()
+                if at_ckpt or stop:
+                    self.save()
+                if stop:
+                    raise TrainingInterrupted(self._signal or signal.SIGINT, self.step, self.run_dir)
+            self.finish()
+            return self.run_dir
+        finally:
+            self._restore_signals(old)
+            self.log.close()
+
+    def finish(self) -> None:
+        """Final weights at the top of the run directory and a last sample grid."""
+        if self.is_main and self.run_dir is not None:
+            ckpt.atomic_save_safetensors(self.model_state(), self.run_dir / "model.safetensors")
+            if self.ema is not None:
+                ckpt.atomic_save_safetensors(self.ema.state_dict(), self.run_dir / "ema.safetensors")
+            self.save_samples()
+        dist.barrier(self.dist)
+
+    # --- divergence guard ---------------------------------------------------------------------
+    def _diverged(self) -> None:
+        last = ckpt.latest_checkpoint(self.run_dir) if self.run_dir else None
+        where = f"; the last good checkpoint (step {self._ckpt_step(last)}) is kept in {last}" if last else ""
+        if self.cfg.on_nan == "rollback" and last is not None and self.rollbacks < 3:
+            self.rollbacks += 1
+            self._load(last)
+            self.lr_scale *= 0.5
+            for g, opt in self.optimizers.items():
+                for pg in opt.param_groups:
+                    pg["lr"] = self.cfg.group_lr.get(g, self.cfg.lr) * self.lr_scale
+            self.log.message(f"loss became NaN/inf; rolled back to step {self.step} with learning rates "
+                             f"x{self.lr_scale:g} (rollback {self.rollbacks}/3)")
+            return
+        raise GenlabError(f"training diverged: a loss became NaN/inf by step {self.step}{where}; lower "
+                          "train.lr, enable train.grad_clip, or use train.on_nan=rollback")
+
+    @staticmethod
+    def _ckpt_step(path: Optional[Path]) -> int:
+        return int(path.name.split("-")[1]) if path else 0
+
+    # --- checkpoints --------------------------------------------------------------------------
+    def model_state(self) -> dict[str, torch.Tensor]:
+        """The model's state_dict with wrapper prefixes (DDP `module.`, compile `_orig_mod.`) removed."""
+        sd = self.model.state_dict()
+        out = {}
+        for k, v in sd.items():
+            for tag in (".module.", "._orig_mod."):
+                while tag in k:
+                    k = k.replace(tag, ".", 1)
+            out[k] = v
+        return out
+
+    def save(self) -> None:
+        noise = self.noise.get_state()
+        if self.dist.enabled:
+            noise = dist.all_gather_cat(noise.to(self.device).unsqueeze(0), self.dist).cpu()
+        else:
+            noise = noise.unsqueeze(0)  # (world_size=1, L)
+        if self.is_main and self.run_dir is not None:
+            state = {"step": self.step,
+                     "optimizers": {g: o.state_dict() for g, o in self.optimizers.items()},
+                     "batcher": self.batcher.state_dict(),
+                     "noise": noise,
+                     "lr_scale": self.lr_scale,
+                     "rollbacks": self.rollbacks}
+            ckpt.save_checkpoint(self.run_dir, self.step, self.model_state(),
+                                 self.ema.state_dict() if self.ema else None, state,
+                                 keep=self.cfg.keep_checkpoints)
+        dist.barrier(self.dist)
+
+    def _load(self, path: Optional[Path]) -> None:
+        if path is None:
+            raise GenlabError(f"no checkpoint to resume in {self.run_dir}; start a new run instead")
+        weights = ckpt.load_weights(path / "model.safetensors")
+        missing, unexpected = self._raw_model_load(weights)
+        if missing or unexpected:
+            raise GenlabError(f"checkpoint {path} does not match this model (missing {missing[:3]}, "
+                              f"unexpected {unexpected[:3]}); resume with the run's own config")
+        state = ckpt.load_training_state(path / "training_state.pt")
+        for g, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][g])
+        self.batcher.load_state_dict(state["batcher"])
+        noise = state["noise"]  # (world_size, L): one noise stream per rank
+        if noise.dim() == 1 or noise.shape[0] != self.dist.world_size:
+            raise GenlabError(f"checkpoint {path} was written by {noise.shape[0] if noise.dim() > 1 else 1} "
+                              f"process(es); resume with the same number ({self.dist.world_size} now)")
+        self.noise.set_state(noise[self.dist.rank].contiguous())
+        self.step = int(state["step"])
+        self.lr_scale = float(state.get("lr_scale", 1.0))
+        self.rollbacks = int(state.get("rollbacks", 0))
+        if self.ema is not None:
+            self.ema.load_state_dict(ckpt.load_weights(path / "ema.safetensors"))
+
+    def _raw_model_load(self, weights: dict) -> tuple[list, list]:
+        own = self.model_state()
+        missing = [k for k in own if k not in weights]
+        unexpected = [k for k in weights if k not in own]
+        if not missing and not unexpected:
+            with torch.no_grad():
+                for k, v in own.items():
+                    v.copy_(weights[k].to(v.device))
+        return missing, unexpected
+
+    # --- samples ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def save_samples(self) -> None:
+        if not self.is_main or self.run_dir is None:
+            return
+        from ..viz.plots import save_samples
+
+        was = self.model.training
+        self.model.eval()
+        backup = None
+        if self.ema is not None:  # sample with the averaged weights, then put the live ones back
+            backup = {n: {k: v.clone() for k, v in self.raw[n].state_dict().items()} for n in self.ema.shadow}
+            for n, sd in self.ema.shadow.items():
+                self.raw[n].load_state_dict(sd)
+        try:
+            g = torch.Generator(self.device).manual_seed(self.sample_gen_seed)
+            n = 64 if self.data.info.is_image else 2000
+            with autocast(self.precision, self.device):
+                x = self.model.sample(n, generator=g)
+            real = self.real_preview if self.real_preview is not None else self.data.get(slice(0, 2000))
+            save_samples(x.float().cpu(), self.run_dir / "samples" / f"step-{self.step:08d}.png",
+                         real=real.cpu() if not self.data.info.is_image else None, title=f"step {self.step}")
+        finally:
+            if backup is not None:
+                for n, sd in backup.items():
+                    self.raw[n].load_state_dict(sd)
+            self.model.train(was)
+
+    # --- signals ------------------------------------------------------------------------------
+    def _install_signals(self):
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum, frame):
+            if self._signal is not None:  # a second Ctrl-C: stop now, without saving
+                raise KeyboardInterrupt
+            self._signal = signum
+        return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def _restore_signals(self, old) -> None:
+        if old:
+            for s, h in old.items():
+                signal.signal(s, h)
