@@ -38,9 +38,10 @@ def cache_dir() -> Path:
 
 
 def candidate_dirs(path: Optional[str] = None) -> list[Path]:
-    dirs = []
+    """An explicit path is the only candidate (no silent fallback to other copies)."""
     if path:
-        dirs.append(Path(path))
+        return [Path(path)]
+    dirs = []
     env = os.environ.get("GENLAB_DATA")
     if env:
         dirs += [Path(env) / "fashion-mnist", Path(env)]

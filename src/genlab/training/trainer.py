@@ -202,9 +202,9 @@ class Trainer:
         last = ckpt.latest_checkpoint(self.run_dir) if self.run_dir else None
         where = f"; the last good checkpoint (step {self._ckpt_step(last)}) is kept in {last}" if last else ""
         if self.cfg.on_nan == "rollback" and last is not None and self.rollbacks < 3:
-            self.rollbacks += 1
-            self._load(last)
-            self.lr_scale *= 0.5
+            rollbacks, scale = self.rollbacks + 1, self.lr_scale * 0.5
+            self._load(last)  # restores weights, optimisers, data order and noise of that step
+            self.rollbacks, self.lr_scale = rollbacks, scale
             for g, opt in self.optimizers.items():
                 for pg in opt.param_groups:
                     pg["lr"] = self.cfg.group_lr.get(g, self.cfg.lr) * self.lr_scale

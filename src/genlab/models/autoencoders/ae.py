@@ -34,6 +34,8 @@ class AEConfig:
                 help="autoencoder (MLP or conv), loss ||x - x_hat||^2; encoder reused by `genlab probe`",
                 tiny={"latent_dim": 4, "hidden": 16, "channels": 4})
 class Autoencoder(GenerativeModel):
+    ema_default = ("encoder", "decoder")
+
     def __init__(self, config: AEConfig, data: DataInfo):
         super().__init__(config, data)
         arch = backbone.resolve_arch(config.arch, data)

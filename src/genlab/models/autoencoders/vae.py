@@ -66,6 +66,8 @@ def resolve_likelihood(name: str, data: DataInfo) -> str:
                 help="variational autoencoder: ELBO, reparameterisation, N(0,I) prior, IWAE bound",
                 tiny={"latent_dim": 4, "hidden": 16, "channels": 4})
 class VAE(GenerativeModel):
+    ema_default = ("encoder", "decoder")
+
     def __init__(self, config: VAEConfig, data: DataInfo):
         super().__init__(config, data)
         arch = backbone.resolve_arch(config.arch, data)

