@@ -181,4 +181,6 @@ def test_ema_tracks_the_definition():
     tr.fit()
     live = tr.raw["decoder"].state_dict()
     for k, p in tr.raw["decoder"].named_parameters():
-        assert torch.allclose(tr.ema.shadow["decoder"][k], 0.5 * before[k] + 0.5 * live[k])
+        beta = min(0.5, 1 / 10)  # warm-up: β_0 = (1 + 0) / (10 + 0)
+        assert torch.allclose(tr.ema.shadow["decoder"][k], beta * before[k] + (1 - beta) * live[k])
+        assert not torch.allclose(tr.ema.shadow["decoder"][k], live[k])

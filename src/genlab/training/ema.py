@@ -1,6 +1,10 @@
 """Exponential moving average of chosen networks' parameters (buffers are copied, not averaged).
 
-    θ_ema ← β θ_ema + (1 − β) θ      after every optimisation step.
+    θ_ema ← β_t θ_ema + (1 − β_t) θ,   β_t = min(β, (1 + t) / (10 + t)),
+
+after optimisation step t = 0, 1, 2, ... The warm-up β_t keeps early averages from being dominated by
+the random initial weights (with β = 0.999 a plain EMA still holds ~45% of the initialisation after
+800 steps, which made short runs' EMA samples look like noise).
 """
 from __future__ import annotations
 
@@ -17,11 +21,15 @@ class EMA:
         self._pairs = [(self.shadow[n][k], p) for n, net in networks.items()
                        for k, p in net.named_parameters()]
 
+    def decay_at(self, t: int) -> float:
+        return min(self.decay, (1.0 + t) / (10.0 + t))
+
     @torch.no_grad()
-    def update(self) -> None:
+    def update(self, t: int) -> None:
+        """Average in the current weights after optimisation step t (0-based)."""
         if self._pairs:
             shadows, params = zip(*self._pairs)
-            torch._foreach_lerp_(list(shadows), [p.detach() for p in params], 1.0 - self.decay)
+            torch._foreach_lerp_(list(shadows), [p.detach() for p in params], 1.0 - self.decay_at(t))
         for name, net in self.networks.items():
             for k, b in net.named_buffers():
                 self.shadow[name][k].copy_(b)

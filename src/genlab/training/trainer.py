@@ -138,7 +138,7 @@ class Trainer:
         for k, v in self.model.train_log().items():
             logs[k] = v.detach().float()
         if self.ema is not None:
-            self.ema.update()
+            self.ema.update(self.step)
         return logs
 
     # --- the loop -----------------------------------------------------------------------------
