@@ -99,3 +99,29 @@ def test_outputs_never_overwrite(vae_run, tmp_path, capsys):
     assert code == 2 and "already exists" in err
     code, _, err = run(capsys, "sample", str(vae_run), "-n", "0", "--out", str(tmp_path / "z.png"))
     assert code == 2 and "positive" in err
+
+
+@pytest.mark.parametrize("model", ["ae", "vae"])
+@pytest.mark.parametrize("data", ["two-moons", "fashion-mnist"])
+def test_autoencoders_train_on_toys_and_fashion_mnist(model, data, tmp_path, capsys):
+    out = tmp_path / "run"
+    code, _, err = run(capsys, "train", model, "--data", data, "--out", str(out), *TINY, "--train.steps=5",
+                       "--data.limit=256")
+    assert code == 0, err
+    code, text, err = run(capsys, "eval", str(out), "--n", "64", "--k", "3")
+    assert code == 0, err
+    assert "test_rec_mse_per_dim" in text
+    if model == "vae":
+        conv = "exact probability of the 256-level data" if data == "fashion-mnist" else "differential density"
+        assert conv in text
+
+
+def test_download_verifies_hashes(tmp_path, monkeypatch):
+    from genlab.data import fashion_mnist as fm
+    monkeypatch.setattr(fm, "URL", fm.DEBIAN_DIR.as_uri() + "/")  # a local mirror stands in for the network
+    dest = fm.download(tmp_path / "cache")
+    assert sorted(p.name for p in dest.iterdir()) == sorted(fm.FILES)
+    monkeypatch.setattr(fm, "URL", (tmp_path / "nowhere").as_uri() + "/")
+    from genlab.errors import GenlabError
+    with pytest.raises(GenlabError, match="could not download"):
+        fm.download(tmp_path / "other")

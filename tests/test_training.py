@@ -184,3 +184,15 @@ def test_ema_tracks_the_definition():
         beta = min(0.5, 1 / 10)  # warm-up: β_0 = (1 + 0) / (10 + 0)
         assert torch.allclose(tr.ema.shadow["decoder"][k], beta * before[k] + (1 - beta) * live[k])
         assert not torch.allclose(tr.ema.shadow["decoder"][k], live[k])
+
+
+@pytest.mark.parametrize("schedule,mid,end", [("constant", 1.0, 1.0), ("linear", 0.5, 0.1), ("cosine", 0.5, 0.0245)])
+def test_lr_schedules(schedule, mid, end):
+    tr = tiny_trainer("ae", steps=10, train={"lr_schedule": schedule})
+    assert tr.lr_factor(5) == pytest.approx(mid, abs=1e-3)
+    assert tr.lr_factor(9) == pytest.approx(end, abs=1e-3)
+    warm = tiny_trainer("ae", steps=10, train={"lr_schedule": schedule, "warmup": 4})
+    assert warm.lr_factor(0) == pytest.approx(0.25) and warm.lr_factor(3) == pytest.approx(1.0)
+    warm.fit()
+    lr = warm.optimizers["model"].param_groups[0]["lr"]
+    assert lr == pytest.approx(warm.cfg.lr * warm.lr_factor(9))

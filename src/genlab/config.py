@@ -28,6 +28,8 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     grad_clip: float = 0.0  # max global grad norm per group; 0 = off
+    lr_schedule: str = "constant"  # constant | linear (to 0 at the last step) | cosine (to 0)
+    warmup: int = 0  # linear warm-up steps before the schedule
     precision: str = "auto"  # auto (bf16 where supported), bf16, fp32
     ema: float = 0.0  # EMA decay for `ema_networks` (0 = off), e.g. 0.999
     ema_networks: tuple[str, ...] = ()  # default: the model's sampling networks
@@ -53,6 +55,9 @@ class TrainConfig:
                "two numbers in [0, 1)")
         _check(self.precision in ("auto", "bf16", "fp32"), "train.precision", self.precision,
                "auto, bf16 or fp32")
+        _check(self.lr_schedule in ("constant", "linear", "cosine"), "train.lr_schedule", self.lr_schedule,
+               "constant, linear or cosine")
+        _check(self.warmup >= 0, "train.warmup", self.warmup, ">= 0")
         _check(0 <= self.ema < 1, "train.ema", self.ema, "a decay in [0, 1)")
         _check(self.grad_clip >= 0, "train.grad_clip", self.grad_clip, ">= 0")
         _check(self.log_every >= 1, "train.log_every", self.log_every, "a positive integer")

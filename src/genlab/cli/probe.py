@@ -23,6 +23,8 @@ def add_parser(sub) -> None:
     p.add_argument("--labels-per-class", default="10,100,all",
                    help="comma-separated label budgets per class, or 'all' (default 10,100,all)")
     p.add_argument("--repeats", type=int, default=5, help="random label draws per budget (default 5; 1 for all)")
+    p.add_argument("--classifier", choices=["logreg", "knn"], default="logreg",
+                   help="logreg: standardise + logistic regression (C=1); knn: standardise + 1-nearest neighbour")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=run)
@@ -56,12 +58,15 @@ def pick(y: np.ndarray, per_class: int, rng: np.random.RandomState) -> np.ndarra
     return np.concatenate(idx)
 
 
-def fit_score(f_train, y_train, f_test, y_test) -> float:
+def fit_score(f_train, y_train, f_test, y_test, classifier: str = "logreg") -> float:
+    """Test accuracy of the same small classifier fitted on the given training features."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, C=1.0))
+    head = LogisticRegression(max_iter=500, C=1.0) if classifier == "logreg" else KNeighborsClassifier(1)
+    clf = make_pipeline(StandardScaler(), head)
     clf.fit(f_train, y_train)
     return float(clf.score(f_test, y_test))
 
@@ -81,24 +86,32 @@ def run(args) -> int:
     p_tr, p_te = train.all().flatten(1).numpy(), test.all().flatten(1).numpy()
     y_tr, y_te = train.y.numpy(), test.y.numpy()
     rows = {}
-    say(f"probe: logistic regression on frozen {r.config.model_name} encoder features "
+    head = "logistic regression" if args.classifier == "logreg" else "1-nearest-neighbour"
+    say(f"probe: {head} on frozen {r.config.model_name} encoder features "
         f"({f_tr.shape[1]}-d) vs raw pixels ({p_tr.shape[1]}-d); test split {test.name}:{test.split}")
     for b in budgets:
         reps = 1 if b is None else args.repeats
         acc_f, acc_p = [], []
         for rep in range(reps):
             idx = np.arange(len(y_tr)) if b is None else pick(y_tr, b, np.random.RandomState(args.seed + rep))
-            acc_f.append(fit_score(f_tr[idx], y_tr[idx], f_te, y_te))
-            acc_p.append(fit_score(p_tr[idx], y_tr[idx], p_te, y_te))
+            acc_f.append(fit_score(f_tr[idx], y_tr[idx], f_te, y_te, args.classifier))
+            acc_p.append(fit_score(p_tr[idx], y_tr[idx], p_te, y_te, args.classifier))
         name = "all" if b is None else str(b)
+        diff = np.array(acc_f) - np.array(acc_p)  # paired: the same labelled images for both
         rows[name] = {"encoder_acc": float(np.mean(acc_f)), "encoder_std": float(np.std(acc_f)),
-                      "pixels_acc": float(np.mean(acc_p)), "pixels_std": float(np.std(acc_p)), "repeats": reps}
+                      "pixels_acc": float(np.mean(acc_p)), "pixels_std": float(np.std(acc_p)),
+                      "paired_diff": float(diff.mean()), "paired_diff_std": float(diff.std()),
+                      "encoder_wins": int((diff > 0).sum()), "repeats": reps}
         say(f"labels/class {name:>4}: encoder {100 * np.mean(acc_f):.2f}% ± {100 * np.std(acc_f):.2f}   "
-            f"pixels {100 * np.mean(acc_p):.2f}% ± {100 * np.std(acc_p):.2f}   ({reps} draw{'s' * (reps > 1)})")
+            f"pixels {100 * np.mean(acc_p):.2f}% ± {100 * np.std(acc_p):.2f}   encoder − pixels "
+            f"{100 * diff.mean():+.2f} ± {100 * diff.std():.2f} points (encoder ahead in {(diff > 0).sum()}/{reps} "
+            f"draw{'s' * (reps > 1)})")
     path = Path(args.run) / "metrics.json"
     old = json.loads(path.read_text()) if path.is_file() else {}
-    old["probe"] = {"results": rows, "protocol": {"classifier": "standardise + logistic regression (C=1)",
-                                                  "train_split": f"{train.name}:{train.split}",
-                                                  "test_split": f"{test.name}:{test.split}", "seed": args.seed}}
+    key = "probe" if args.classifier == "logreg" else f"probe_{args.classifier}"
+    old[key] = {"results": rows,
+                "protocol": {"classifier": f"standardise + {head}" + (" (C=1)" if args.classifier == "logreg" else ""),
+                             "train_split": f"{train.name}:{train.split}",
+                             "test_split": f"{test.name}:{test.split}", "seed": args.seed}}
     atomic_write_text(path, json.dumps(old, indent=2))
     return 0

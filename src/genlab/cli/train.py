@@ -152,6 +152,9 @@ def _fit(model, cfg, data, run_dir: Path, *, resume: bool) -> int:
     except TrainingInterrupted as e:
         name = signal.Signals(e.signum).name
         say(f"{name} at step {e.step}: checkpoint saved; continue with 'genlab train --resume {run_dir}'")
+        if trainer.is_main:
+            from .report_cmd import after_training
+            after_training(run_dir)  # cheap (a few seconds): the report of the checkpointed state
         return 128 + int(e.signum)
     if trainer.is_main:
         from ..viz.plots import loss_curves
@@ -159,4 +162,6 @@ def _fit(model, cfg, data, run_dir: Path, *, resume: bool) -> int:
         loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png", title=f"{cfg.model_name} on "
                     f"{cfg.data.name}")
         say(f"done: {cfg.train.steps} steps; weights in {run_dir / 'model.safetensors'}")
+        from .report_cmd import after_training
+        after_training(run_dir)
     return 0

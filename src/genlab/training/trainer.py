@@ -123,7 +123,27 @@ class Trainer:
         opt.step()
         return out
 
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of every group's base lr at `step`: warm-up, then constant/linear/cosine decay."""
+        c = self.cfg
+        if c.warmup and step < c.warmup:
+            return (step + 1) / c.warmup
+        t = (step - c.warmup) / max(1, c.steps - c.warmup)
+        if c.lr_schedule == "linear":
+            return 1.0 - t
+        if c.lr_schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * t))
+        return 1.0
+
+    def _set_lr(self) -> None:
+        f = self.lr_factor(self.step) * self.lr_scale
+        for g, opt in self.optimizers.items():
+            for pg in opt.param_groups:
+                pg["lr"] = self.cfg.group_lr.get(g, self.cfg.lr) * f
+
     def _train_step(self) -> dict[str, torch.Tensor]:
+        if self.cfg.lr_schedule != "constant" or self.cfg.warmup or self.lr_scale != 1.0:
+            self._set_lr()
         batch = self.batcher.next(self.noise)
         if self.cfg.channels_last and batch.x.dim() == 4:
             batch.x = batch.x.contiguous(memory_format=torch.channels_last)
@@ -205,9 +225,7 @@ class Trainer:
             rollbacks, scale = self.rollbacks + 1, self.lr_scale * 0.5
             self._load(last)  # restores weights, optimisers, data order and noise of that step
             self.rollbacks, self.lr_scale = rollbacks, scale
-            for g, opt in self.optimizers.items():
-                for pg in opt.param_groups:
-                    pg["lr"] = self.cfg.group_lr.get(g, self.cfg.lr) * self.lr_scale
+            self._set_lr()
             self.log.message(f"loss became NaN/inf; rolled back to step {self.step} with learning rates "
                              f"x{self.lr_scale:g} (rollback {self.rollbacks}/3)")
             return

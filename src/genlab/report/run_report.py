@@ -1,0 +1,162 @@
+"""`report.html` of one run directory: config, curves, throughput, sample grids over training, the latest
+metrics with their protocol, and the explore pictures present (RUN/explore/)."""
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from ..errors import GenlabError
+from ..training.checkpoint import atomic_write_text
+from .html import data_uri, esc, figure, file_uri, flatten, page, protocols, table
+
+_STEP = re.compile(r"step-(\d+)\.png$")
+
+
+@dataclass
+class RunFiles:
+    """What a run directory holds that a report shows (missing parts are simply empty)."""
+
+    path: Path
+    config_text: str
+    config: dict
+    rows: list[dict]
+    metrics: dict
+    samples: list[tuple[int, Path]]  # (step, grid PNG), oldest first
+    explore: list[tuple[Path, dict]] = field(default_factory=list)  # (picture, {"caption", "command"})
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def model(self) -> str:
+        return str(self.config.get("model_name", "?"))
+
+    @property
+    def dataset(self) -> str:
+        d = self.config.get("data") or {}
+        return f"{d.get('name', '?')}:{d.get('split', '?')}"
+
+    @property
+    def last_step(self) -> int:
+        return max((r.get("step", 0) for r in self.rows), default=0)
+
+    def median_rate(self) -> Optional[float]:
+        rates = [r["samples_per_s"] for r in self.rows if isinstance(r.get("samples_per_s"), (int, float))]
+        return float(statistics.median(rates)) if rates else None
+
+
+def read_run(run_dir: str | Path) -> RunFiles:
+    import yaml
+
+    from ..viz.plots import read_metrics
+
+    p = Path(run_dir)
+    if not (p / "config.yaml").is_file():
+        raise GenlabError(f"{str(run_dir)!r} is not a genlab run directory (no config.yaml); give the "
+                          "directory that 'genlab train' printed")
+    text = (p / "config.yaml").read_text()
+    metrics = {}
+    if (p / "metrics.json").is_file():
+        try:
+            metrics = json.loads((p / "metrics.json").read_text())
+        except ValueError:
+            raise GenlabError(f"{p / 'metrics.json'} is not valid JSON; re-run 'genlab eval {p}'") from None
+    samples = sorted((int(m.group(1)), f) for f in (p / "samples").glob("step-*.png") if (m := _STEP.search(f.name)))
+    return RunFiles(p, text, yaml.safe_load(text) or {}, read_metrics(p / "metrics.jsonl"), metrics, samples,
+                    _explore_files(p / "explore"))
+
+
+def _explore_files(folder: Path) -> list[tuple[Path, dict]]:
+    if not folder.is_dir():
+        return []
+    try:
+        index = json.loads((folder / "index.json").read_text()) if (folder / "index.json").is_file() else {}
+    except ValueError:
+        index = {}
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in (".png", ".gif") and f.is_file())
+    return [(f, index.get(f.name, {})) for f in files]
+
+
+def spread(items: list, k: int) -> list:
+    """At most k items, evenly spaced, first and last included."""
+    if len(items) <= k:
+        return list(items)
+    idx = sorted({round(i * (len(items) - 1) / (k - 1)) for i in range(k)})
+    return [items[i] for i in idx]
+
+
+def loss_curves_uri(run: RunFiles) -> Optional[str]:
+    from ..viz.plots import loss_curves
+
+    if not run.rows:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        out = loss_curves(run.path / "metrics.jsonl", Path(tmp) / "curves.png", title=f"{run.model} on {run.dataset}")
+        return file_uri(out)
+
+
+def summary_rows(run: RunFiles) -> list[tuple[str, object]]:
+    train = run.config.get("train") or {}
+    last = run.rows[-1] if run.rows else {}
+    rate = run.median_rate()
+    rows = [("model", run.model), ("data", run.dataset), ("steps logged", f"{run.last_step} of {train.get('steps', '?')}"),
+            ("batch size", train.get("batch_size", "?")),
+            ("samples/s (median of logged intervals)", f"{rate:.1f}" if rate is not None else "not logged"),
+            ("wall time of the last session (s)", last.get("time_s", "not logged")),
+            ("final weights", "yes" if (run.path / "model.safetensors").is_file() else "no (checkpoints only)"),
+            ("EMA weights", "yes" if (run.path / "ema.safetensors").is_file() else "no")]
+    rows += [(f"last {k}", v) for k, v in last.items() if k not in ("step", "samples_per_s", "time_s")]
+    return rows
+
+
+def metrics_section(metrics: dict) -> list[str]:
+    if not metrics:
+        return ["<p>No metrics yet: run <code>genlab eval RUN</code> (and <code>genlab probe RUN</code>); "
+                "results land in metrics.json and appear here.</p>"]
+    out = [table(("metric", "value"), flatten(metrics), "kv")]
+    for key, proto in protocols(metrics):
+        out.append(f"<h3>protocol of {esc(key)}</h3>" + table(("field", "value"), proto.items(), "kv"))
+    return out
+
+
+def build_report(run_dir: str | Path) -> str:
+    """The report page as one HTML string."""
+    from ..viz.curves import throughput_png
+
+    run = read_run(run_dir)
+    body = [f"<h1>{esc(run.name)}</h1><div class=\"sub\">{esc(run.model)} on {esc(run.dataset)} · "
+            f"{esc(run.path.resolve())}</div>", "<h2>Summary</h2>", table(("", ""), summary_rows(run), "kv")]
+    body.append("<h2>Training curves</h2>")
+    curves = loss_curves_uri(run)
+    if curves:
+        body.append(figure(curves, "loss terms per logged interval (mean over the interval)"))
+        body.append(figure(data_uri(throughput_png(run.rows), "image/png"), "samples per second"))
+    else:
+        body.append("<p>No metrics.jsonl yet.</p>")
+    body.append("<h2>Samples over training</h2>")
+    shown = spread(run.samples, 8)
+    body.append('<div class="row">' + "".join(figure(file_uri(f), f"step {s}", width=260) for s, f in shown)
+                + "</div>" if shown else "<p>No sample grids (set train.sample_every to get them).</p>")
+    body += ["<h2>Metrics (metrics.json)</h2>", *metrics_section(run.metrics)]
+    body.append("<h2>Latent-space exploration</h2>")
+    if run.explore:
+        body += [figure(file_uri(f), meta.get("caption", f.name), alt=f.name, cmd=meta.get("command", ""))
+                 for f, meta in run.explore]
+    else:
+        body.append(f"<p>Nothing explored yet: <code>genlab explore {esc(run.path)} interpolate</code> (or "
+                    "arithmetic, traverse, neighbors, map) puts pictures here.</p>")
+    body += ["<h2>Config (config.yaml)</h2>", f"<pre>{esc(run.config_text)}</pre>"]
+    return page(f"genlab report: {run.name}", body)
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Write RUN/report.html (or `out`) atomically; returns its path."""
+    path = Path(out) if out else Path(run_dir) / "report.html"
+    atomic_write_text(path, build_report(run_dir))
+    return path
