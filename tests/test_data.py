@@ -130,3 +130,11 @@ def test_batcher_ranks_take_disjoint_slices():
     assert torch.equal(torch.cat(parts).sum(0), whole.sum(0))
     with pytest.raises(GenlabError, match="divisible"):
         IndexBatcher(d, 15, seed=0, world_size=2)
+
+
+def test_float_arrays_inside_unit_interval_are_not_stretched(tmp_path):
+    x = np.full((4, 1, 3, 3), 0.25, dtype=np.float32)
+    x[0, 0, 0, 0] = 0.75
+    np.save(tmp_path / "s.npy", x)
+    d = load_any(str(tmp_path / "s.npy"))
+    assert np.allclose(d.x.numpy(), x) and d.meta["offset"] == 0.0 and d.meta["range"] == 1.0

@@ -6,23 +6,31 @@ import sys
 
 from ..errors import GenlabError
 
-COMMANDS = ("list", "train", "sample", "reconstruct", "eval", "probe", "data")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from . import data_cmd, eval_cmd, list_cmd, probe, reconstruct, sample, train
+    from . import complete, data_cmd, density_cmd, eval_cmd, explore, list_cmd, probe, reconstruct, report_cmd, sample, train
 
     p = argparse.ArgumentParser(prog="genlab", description="Train, evaluate, explore and apply deep "
                                 "generative models. 'genlab COMMAND --help' for details.")
     p.add_argument("--version", action="version", version=f"genlab {__import__('genlab').__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for mod in (list_cmd, train, sample, reconstruct, eval_cmd, probe, data_cmd):
+    for mod in (list_cmd, train, sample, reconstruct, eval_cmd, probe, data_cmd, explore, report_cmd, complete, density_cmd):
         mod.add_parser(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    import warnings
+
+    def one_line_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"genlab: warning: {message}", file=sys.stderr, flush=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = one_line_warning  # library warnings become one readable line
+        return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     try:
         from .. import components  # noqa: F401  (fill the registries)
 

@@ -2,8 +2,9 @@
 
 `.npz`: the images are key `x` (else the first array), optional labels `y`; keys `train`/`test`
 (and `y_train`/`y_test`) give explicit splits. Otherwise a fixed seeded 90/10 split (`all` = every row).
-Float fields are min-max scaled to [0, 1] with the *whole file's* min and max (kept in `meta` as
-`offset`/`range` so outputs can be mapped back to physical units); uint8 arrays are 8-bit images.
+Float fields already inside [0, 1] (e.g. images saved by `genlab sample --out x.npy`) are used as they
+are; other float fields are min-max scaled to [0, 1] with the *whole file's* min and max (kept in `meta`
+as `offset`/`range` so outputs can be mapped back to physical units); uint8 arrays are 8-bit images.
 Files are read with `allow_pickle=False`.
 """
 from __future__ import annotations
@@ -62,6 +63,8 @@ def load_array(path: str, split: str = "all") -> ArrayDataset:
         if not np.isfinite(x).all():
             raise GenlabError(f"{path} contains NaN or inf values; fill or mask them first")
         lo, hi = float(x.min()), float(x.max())
+        if lo >= 0.0 and hi <= 1.0:
+            lo, hi = 0.0, 1.0  # already in model space: no stretching
         rng = hi - lo if hi > lo else 1.0
         meta.update(offset=lo, range=rng)
         t, scale, levels = torch.from_numpy((x - lo) / rng), 1.0, None

@@ -1,0 +1,171 @@
+"""Sample-quality evaluation with a recorded protocol: `genlab eval --real A --fake B` and `genlab eval RUN`.
+
+Both paths: choose an extractor (default by image shape: fmnist-classifier for 1x28x28,
+digits-classifier for 1x8x8, inception otherwise), check that real and fake images are compatible,
+take seeded subsets of n, extract float64 features, and compute the requested metrics:
+
+    fid -> fid;  kid -> kid_mean, kid_std;  pr -> precision, recall;  dc -> density, coverage;
+    is  -> is_mean, is_std (classifier score for the domain classifiers; needs logits)
+
+Real-set features are cached per (data content hash, extractor + weights hash, protocol) under
+$XDG_CACHE_HOME/genlab/ref-stats (default ~/.cache/genlab/ref-stats) as safetensors + JSON; any change
+of data, weights, n, seed or preprocessing gives a different key, so stale statistics are never reused.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from ..errors import GenlabError
+from . import functional as F
+from .features import Extractor, build, extract
+
+METRICS = ("fid", "kid", "pr", "dc", "is")
+DEFAULT_BY_SHAPE = {(1, 28, 28): "fmnist-classifier", (1, 8, 8): "digits-classifier"}
+BATCH = 500
+PROTOCOL_VERSION = 1
+
+
+def default_extractor(shape: tuple[int, ...]) -> str:
+    return DEFAULT_BY_SHAPE.get(tuple(shape), "inception")
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "genlab" / "ref-stats"
+
+
+def _check_metrics(metrics: list[str], ext: Extractor) -> list[str]:
+    bad = [m for m in metrics if m not in METRICS]
+    if bad or not metrics:
+        raise GenlabError(f"unknown metric(s) {', '.join(bad) or '(none)'}; choose from {','.join(METRICS)}")
+    if "is" in metrics and not ext.has_logits:
+        raise GenlabError(f"metric 'is' needs class logits, which extractor {ext.name!r} does not have; "
+                          "use --extractor fmnist-classifier / digits-classifier or drop 'is'")
+    return list(dict.fromkeys(metrics))
+
+
+def _check_pair(real_shape: tuple, fake_shape: tuple) -> None:
+    if tuple(real_shape) != tuple(fake_shape):
+        r, f = "x".join(map(str, real_shape)), "x".join(map(str, fake_shape))
+        raise GenlabError(f"real images are {r} but generated images are {f}; compare sets of the same "
+                          "size and channels (resize/convert one of them first)")
+
+
+def _batches(x: Tensor, scale: float):
+    for i in range(0, len(x), BATCH):
+        b = x[i:i + BATCH].float()
+        yield b * scale if scale != 1.0 else b
+
+
+def _content_hash(x: Tensor) -> str:
+    return hashlib.sha256(x.contiguous().cpu().numpy().tobytes()).hexdigest()
+
+
+def real_features(x: Tensor, scale: float, ext: Extractor, *, source: str, seed: int
+                  ) -> tuple[Tensor, Optional[Tensor], bool]:
+    """Features (and logits) of the real set, from the cache when the key matches; returns a
+    `cached` flag. x: stored tensor (uint8 or float), scale maps it to [0, 1]."""
+    key_info = {"version": PROTOCOL_VERSION, "source": source, "data_sha256": _content_hash(x),
+                "shape": list(x.shape), "scale": scale, "seed": seed, **ext.protocol()}
+    key = hashlib.sha256(json.dumps(key_info, sort_keys=True).encode()).hexdigest()[:32]
+    d = cache_dir()
+    st, js = d / f"{key}.safetensors", d / f"{key}.json"
+    if st.is_file() and js.is_file():
+        try:
+            if json.loads(js.read_text()) == key_info:
+                from safetensors.torch import load_file
+
+                t = load_file(str(st))
+                return t["features"], t.get("logits"), True
+        except (ValueError, OSError):
+            pass  # unreadable cache entry: recompute and overwrite
+    feats, logits = extract(ext, _batches(x, scale))
+    d.mkdir(parents=True, exist_ok=True)
+    from safetensors.torch import save_file
+
+    tensors = {"features": feats.contiguous()}
+    if logits is not None:
+        tensors["logits"] = logits.contiguous()
+    tmp = st.with_suffix(".tmp")
+    save_file(tensors, str(tmp))
+    os.replace(tmp, st)
+    js.write_text(json.dumps(key_info, sort_keys=True, indent=1))
+    return feats, logits, False
+
+
+def compute(real: Tensor, fake: Tensor, fake_logits: Optional[Tensor], metrics: list[str], *,
+            seed: int) -> dict:
+    """Metrics from feature matrices (real (N, D), fake (M, D)); see module docstring for the keys."""
+    out: dict = {}
+    if "fid" in metrics:
+        out["fid"] = F.fid(real, fake)
+    if "kid" in metrics:
+        out["kid_mean"], out["kid_std"] = F.kid(real, fake, generator=torch.Generator().manual_seed(seed))
+    if "pr" in metrics:
+        out["precision"], out["recall"] = F.precision_recall(real, fake)
+    if "dc" in metrics:
+        out["density"], out["coverage"] = F.density_coverage(real, fake)
+    if "is" in metrics:
+        out["is_mean"], out["is_std"] = F.inception_score(fake_logits)
+    return out
+
+
+def _evaluate(real_x: Tensor, real_scale: float, fake: Tensor, *, real_name: str, fake_name: str,
+              metrics: list[str], extractor: Optional[str], device: torch.device, seed: int) -> dict:
+    shape = tuple(real_x.shape[1:])
+    _check_pair(shape, tuple(fake.shape[1:]))
+    ext = build(extractor or default_extractor(shape), device)
+    ext.check_input(shape, "the images")
+    metrics = _check_metrics(metrics, ext)
+    feats_r, _, cached = real_features(real_x, real_scale, ext, source=real_name, seed=seed)
+    feats_f, logits_f = extract(ext, _batches(fake, 1.0))
+    res = compute(feats_r, feats_f, logits_f, metrics, seed=seed)
+    res["protocol"] = {**ext.protocol(), "image_shape": "x".join(map(str, shape)), "real": real_name,
+                       "fake": fake_name, "n_real": len(feats_r), "n_fake": len(feats_f), "seed": seed,
+                       "kid": "cubic kernel, 100 subsets of min(1000, n)", "pr_k": 3, "dc_k": 5,
+                       "reference_cached": cached}
+    return res
+
+
+def _subset_n(n: Optional[int], data):
+    if n is not None and n < 2:
+        raise GenlabError(f"--n {n} is too small; sample metrics need at least 2 images per set")
+    return data if n is None else data.subset(n, seed=0)
+
+
+def evaluate_paths(real: str, fake: str, *, metrics: list[str], extractor: Optional[str], n: Optional[int],
+                   device: torch.device, seed: int) -> dict:
+    """Compare two image sets, each an image folder, a .npy/.npz array or a dataset split."""
+    from ..data import load_any
+
+    r = _subset_n(n, load_any(real))
+    f = _subset_n(n, load_any(fake))
+    if r.x.dim() != 4 or f.x.dim() != 4:
+        raise GenlabError("sample metrics need images (N x C x H x W or N x H x W arrays), got vectors")
+    return _evaluate(r.x, r.scale, f.all(), real_name=real, fake_name=fake, metrics=metrics,
+                     extractor=extractor, device=device, seed=seed)
+
+
+def evaluate_run_samples(run, data, *, metrics: list[str], extractor: Optional[str], n: int,
+                         device: torch.device, seed: int) -> dict:
+    """Draw n samples from a loaded run (EMA weights if loaded) and compare them with `data`."""
+    from ..cli.sample import draw
+
+    if not run.info.is_image:
+        raise GenlabError("sample-quality metrics (fid, kid, ...) need an image model; this run's data "
+                          f"has shape {tuple(run.info.shape)}")
+    if n < 2:
+        raise GenlabError(f"--n {n} is too small; sample metrics need at least 2 samples")
+    real = data.subset(n, seed=0)
+    with torch.inference_mode():
+        fake = draw(run.model, n, seed, device).clamp(0, 1)
+    return _evaluate(real.x, real.scale, fake, real_name=f"{data.name}:{data.split}",
+                     fake_name=f"{run.run_dir} (step {run.step}{', EMA' if run.ema else ''})",
+                     metrics=metrics, extractor=extractor, device=device, seed=seed)
