@@ -98,3 +98,18 @@ def test_digits_evaluation_beats_uniform():
         assert 1.0 < res["test_nll_bpd"] < math.log2(17), (name, res)
         s = model.sample(5, generator=torch.Generator().manual_seed(0))
         assert s.shape == (5, 1, 8, 8) and s.min() >= 0 and s.max() <= 1
+
+
+def test_cli_train_eval_density_figure(tmp_path, capsys):
+    from genlab.cli.main import main
+
+    run = tmp_path / "kde"
+    assert main(["train", "kde", "--data", "two-gaussians", "--out", str(run), "--data.n=300",
+                 "--train.batch_size=300", "--train.progress=false", "--model.max_points=300"]) == 0
+    assert main(["eval", str(run), "--n", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "test_nll_bpd" in out and "differential density" in out
+    fig = tmp_path / "fig.png"
+    assert main(["density", str(run), "--out", str(fig), "-n", "200", "--grid", "40"]) == 0
+    assert fig.stat().st_size > 1000
+    assert main(["complete", str(run), "--out", str(tmp_path / "c.png")]) == 2  # KDE cannot complete

@@ -11,6 +11,15 @@ from genlab.errors import GenlabError
 from genlab.explore import (apply_vector, attribute_vector, class_means, embed_2d, interpolation_path,
                             lerp, manifold_grid, nearest, resolve_label, slerp, traversal)
 
+@pytest.fixture(autouse=True)
+def _one_openmp_thread():
+    """t-SNE's OpenMP threads spin-wait; on a loaded 2-core machine that made one 60-point t-SNE take 80 s."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield
+
+
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
            "Ankle boot"]
 
@@ -165,6 +174,8 @@ def test_every_explore_command_writes_its_picture(vae_run, capsys):
                  "--n-mean", "20"]) == 0
     assert main(["explore", r, "traverse", "--steps", "5"]) == 0  # 2-D latent: the manifold grid
     assert main(["explore", r, "traverse", "--no-manifold", "--out", str(vae_run / "dims.png")]) == 0
+    assert main(["explore", r, "traverse", "--base-seed", "4", "--out", str(vae_run / "seed.png")]) == 0
+    assert "prior latent of seed 4" in capsys.readouterr().out
     assert main(["explore", r, "neighbors", "-n", "4", "-k", "2", "--features", "encoder", "--n-ratio", "50"]) == 0
     assert "ratio" in capsys.readouterr().out
     assert main(["explore", r, "map", "--method", "tsne", "-n", "60"]) == 0
@@ -189,6 +200,7 @@ def test_bad_inputs_are_one_line_errors(vae_run, capsys):
     _one_line_error(capsys, ["explore", r, "interpolate", "--from-index", "1,x", "--to-index", "2"],
                     "--from-index '1,x' is not a comma-separated list")
     _one_line_error(capsys, ["explore", r, "traverse", "--dims", "5", "--no-manifold"], "--dims 5 is out of range")
+    _one_line_error(capsys, ["explore", r, "traverse", "--index", "1", "--base-seed", "2"], "not both")
     _one_line_error(capsys, ["explore", r, "map", "--method", "latent", "-n", "0"], "-n=0 is invalid")
     _one_line_error(capsys, ["explore", r], "say what to explore")
     _one_line_error(capsys, ["explore", str(vae_run / "nope"), "map"], "does not exist")
@@ -210,3 +222,26 @@ def test_model_without_encoder_is_told_to_use_seeds(vae_run, capsys, monkeypatch
     # ...while prior latents still work
     assert main(["explore", r, "interpolate", "--from-seed", "3", "--to-seed", "4", "--out",
                  str(vae_run / "noenc.png")]) == 0
+
+
+def test_labelled_prior_for_models_without_encoder(vae_run):
+    """GAN arithmetic/maps: prior latents labelled by a classifier; unsure samples get label −1."""
+    from genlab.explore import LatentSpace
+    from genlab.runs import load_run
+
+    space = LatentSpace(load_run(vae_run).model, name="vae")
+    assert space.dim == 2 and space.shape == (2,)
+
+    def classify(x):  # two "classes" by brightness rank: confident for the darkest/brightest thirds only
+        rank = x.flatten(1).mean(1).argsort().argsort().float() / (len(x) - 1)  # 0..1
+        p1 = torch.where(rank > 2 / 3, 0.95, torch.where(rank < 1 / 3, 0.05, 0.5))
+        return torch.stack([1 - p1, p1], 1)
+
+    z, x, y = space.labelled_prior(64, classify, torch.Generator().manual_seed(0), min_confidence=0.9)
+    assert z.shape == (64, 2) and x.shape == (64, 1, 8, 8) and y.shape == (64,)
+    conf = classify(x).max(1).values
+    assert torch.equal(y == -1, conf < 0.9) and 15 <= int((y == -1).sum()) <= 25
+    assert set(y.tolist()) <= {-1, 0, 1} and (y == 0).any() and (y == 1).any()
+    # the same seed gives the same latents; decode(z) is what was classified
+    z2, x2, _ = space.labelled_prior(64, classify, torch.Generator().manual_seed(0))
+    assert torch.equal(z, z2) and torch.allclose(space.decode(z), x)

@@ -10,7 +10,7 @@ from genlab.models.gans.gan import GAN, GANConfig
 from genlab.registry import LOSSES
 from genlab.runs import load_run
 
-from helpers import state, tiny_trainer
+from helpers import tiny_trainer
 
 
 def _zero_grads(tr):
@@ -81,14 +81,12 @@ def test_label_smoothing_needs_a_loss_with_labels():
 def test_knobs_change_the_d_loss_and_train():
     base = tiny_trainer("gan")
     batch = base.batcher.next(base.noise)
-    g = torch.Generator().manual_seed(0)
     ref = base.model.d_loss(Batch(batch.x, None, torch.Generator().manual_seed(0)))["loss"].item()
     for knob in ({"label_smoothing": 0.2}, {"label_flip": 0.4}, {"instance_noise": 0.5}):
         tr = tiny_trainer("gan", model=knob)
         got = tr.model.d_loss(Batch(batch.x, None, torch.Generator().manual_seed(0)))["loss"].item()
         assert got != pytest.approx(ref, rel=1e-4), knob
         tr.fit()
-    del g
 
 
 def test_instance_noise_anneals_to_zero():
@@ -121,8 +119,7 @@ def test_ttur_betas_and_ema_sampling(tmp_path):
     with_ema = load_run(tmp_path / "run")
     live = load_run(tmp_path / "run", use_ema=False)
     assert with_ema.ema and not live.ema
-    z = torch.Generator().manual_seed(0)
-    a = with_ema.model.sample(8, generator=z)
+    a = with_ema.model.sample(8, generator=torch.Generator().manual_seed(0))
     b = live.model.sample(8, generator=torch.Generator().manual_seed(0))
     assert not torch.equal(a, b)
     assert torch.equal(with_ema.model.generator.net[0].weight, tr.ema.shadow["generator"]["net.0.weight"])

@@ -90,3 +90,16 @@ def test_nll_is_exact_and_discrete():
     nll = m.nll(x)
     manual = -m.log_prob_map(x).flatten(1).sum(1)
     assert torch.allclose(nll, manual) and (nll > 0).all()
+
+
+def test_cli_complete(tmp_path):
+    from genlab.cli.main import main
+
+    run = tmp_path / "px"
+    assert main(["train", "pixelcnn", "--data", "digits", "--out", str(run), "--train.steps=2",
+                 "--train.batch_size=8", "--train.progress=false", "--model.channels=4", "--model.layers=2",
+                 "--model.kernel_size=3", "--model.head_hidden=4"]) == 0
+    out = tmp_path / "c.png"
+    assert main(["complete", str(run), "--out", str(out), "-n", "2", "--samples", "2"]) == 0
+    assert out.stat().st_size > 100
+    assert main(["complete", str(run), "--out", str(tmp_path / "d.png"), "--mask", "diagonal"]) == 2

@@ -84,7 +84,7 @@ class Trainer:
     # --- set-up -------------------------------------------------------------------------------
     def _optimizer(self, group: str, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         lr = self.cfg.group_lr.get(group, self.cfg.lr)
-        kw = dict(lr=lr, betas=tuple(self.cfg.betas), weight_decay=self.cfg.weight_decay)
+        kw = dict(lr=lr, betas=tuple(self.cfg.betas), weight_decay=self.cfg.weight_decay, foreach=True)
         return (torch.optim.AdamW if self.cfg.weight_decay else torch.optim.Adam)(params, **kw)
 
     def _networks_per_group(self) -> dict[str, set[str]]:

@@ -65,7 +65,8 @@ def scatter_2d(fake: Tensor, real: Tensor, out: Path, title: str = "", kde: bool
         if kde and len(f) > 10 and np.isfinite(f).all() and f.std(0).min() > 1e-6:
             from scipy.stats import gaussian_kde
 
-            lo, hi = r.min(0) - 0.5, r.max(0) + 0.5
+            ref = r if len(r) else f  # no real points given: frame the samples themselves
+            lo, hi = ref.min(0) - 0.5, ref.max(0) + 0.5
             gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
             try:
                 z = gaussian_kde(f[:2000].T)(np.stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)

@@ -1,0 +1,166 @@
+"""The adversarial game shared by every GAN in genlab (Goodfellow et al. 2014):
+
+    min_G max_D  E_x[log D(x)] + E_z[log(1 − D(G(z)))],
+
+run as two phases per step (DESIGN §2): the D phase every step, the G phase every `n_critic` steps
+(the seed's "k discriminator steps per generator step"). The loss pair comes from the registry
+(`LOSSES[config.loss]`); the model reads what the loss declares (labels, penalty, clipping, energy
+output, k_t balance) and never branches on its name.
+
+WGAN weight clipping is a projection applied at the start of each D loss call (under no_grad), i.e.
+just before the D update that uses it: models never call optimizer.step, so "clip after the step"
+becomes "clip before the next one". The only difference is that the G phase of the same step sees D
+one Adam step (|Δw| ≲ lr) outside the box. A clamp parametrisation was rejected because a weight
+that crosses ±c then gets zero gradient forever.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from ...losses.adversarial import AdversarialLoss
+from ...registry import LOSSES
+from ..base import Batch, DataInfo, GenerativeModel, Phase, randn
+from . import tricks
+from .began import EquilibriumControl
+
+
+@dataclass
+class AdversarialConfig:
+    """Keys shared by all GANs (`--model.KEY`)."""
+
+    loss: str = "nonsaturating"  # genlab list losses
+    latent_dim: int = 64
+    n_critic: int = 0  # D steps per G step; 0 = the loss's recommendation (5 for wgan/wgan-gp, else 1)
+    penalty_weight: float = 10.0  # λ of the gradient penalty (wgan-gp, dragan)
+    label_smoothing: float = 0.0  # one-sided: real target 1 - s (losses with labels)
+    label_flip: float = 0.0  # probability of swapping an example's real/fake sides in the D loss
+    instance_noise: float = 0.0  # σ₀ of Gaussian noise on D's inputs (model space, images in [-1, 1])
+    noise_anneal_steps: int = 0  # σ_t decays linearly to 0 over this many steps; 0 = constant
+    spectral_norm: bool = False  # spectral normalisation of D's weights
+    began_gamma: float = 0.5  # BEGAN diversity ratio γ = E[L(G(z))] / E[L(x)]
+    began_lambda_k: float = 0.001  # BEGAN proportional gain λ_k
+
+    def __post_init__(self):
+        if self.loss not in LOSSES:
+            raise ValueError(f"model.loss={self.loss!r} is invalid; expected one of {', '.join(LOSSES)}")
+        adv = LOSSES[self.loss]
+        checks = [
+            (self.latent_dim >= 1, "latent_dim", ">= 1"),
+            (self.n_critic >= 0, "n_critic", ">= 0 (0 = the loss's default)"),
+            (self.penalty_weight >= 0, "penalty_weight", ">= 0"),
+            (0 <= self.label_smoothing < 0.5, "label_smoothing", "in [0, 0.5)"),
+            (0 <= self.label_flip < 0.5, "label_flip", "a probability in [0, 0.5)"),
+            (self.instance_noise >= 0, "instance_noise", ">= 0"),
+            (self.noise_anneal_steps >= 0, "noise_anneal_steps", ">= 0"),
+            (0 < self.began_gamma <= 1, "began_gamma", "in (0, 1]"),
+            (self.began_lambda_k >= 0, "began_lambda_k", ">= 0"),
+        ]
+        for ok, key, want in checks:
+            if not ok:
+                raise ValueError(f"model.{key}={getattr(self, key)!r} is invalid; expected {want}")
+        if self.label_smoothing and not adv.labels:
+            with_labels = ", ".join(n for n in LOSSES if LOSSES[n].labels)
+            raise ValueError(f"model.label_smoothing={self.label_smoothing} is invalid with "
+                             f"model.loss={self.loss} (it has no labels); expected 0, or a loss with "
+                             f"labels: {with_labels}")
+
+
+class AdversarialModel(GenerativeModel):
+    """Base of `gan` and `dcgan`: subclasses build `self.generator` (z -> model space) and
+    `self.discriminator` (model space -> (B,) or (B, 1) outputs), then call `self._finish()`.
+
+    Model space is [−1, 1] for images (data [0, 1] mapped by 2x − 1) and raw coordinates for vectors.
+    """
+
+    ema_default = ("generator",)
+    generator: nn.Module
+    discriminator: nn.Module
+
+    def __init__(self, config: AdversarialConfig, data: DataInfo):
+        super().__init__(config, data)
+        self.adv: AdversarialLoss = LOSSES[config.loss]
+        self.n_critic = config.n_critic or self.adv.n_critic
+        self.control = (EquilibriumControl(gamma=config.began_gamma, lambda_k=config.began_lambda_k)
+                        if self.adv.balance else None)
+
+    def _finish(self) -> None:
+        if self.config.spectral_norm:
+            tricks.spectral_normalize(self.discriminator)
+
+    # --- the contract -------------------------------------------------------------------------
+    def networks(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "discriminator": self.discriminator}
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"discriminator": list(self.discriminator.parameters()),
+                "generator": list(self.generator.parameters())}
+
+    def phases(self, step: int) -> list[Phase]:
+        return [Phase("discriminator", partial(self.d_loss, step=step)),
+                Phase("generator", partial(self.g_loss, step=step), every=self.n_critic)]
+
+    # --- spaces -------------------------------------------------------------------------------
+    def to_model(self, x: Tensor) -> Tensor:
+        return x * 2.0 - 1.0 if self.data.is_image else x
+
+    def to_data(self, y: Tensor) -> Tensor:
+        return ((y.float() + 1.0) / 2.0).clamp(0.0, 1.0) if self.data.is_image else y.float()
+
+    def sample_latent(self, n: int, *, generator: Optional[torch.Generator] = None) -> Tensor:
+        return randn((n, self.config.latent_dim), generator=generator, device=self.device)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """G(z) in data space."""
+        return self.to_data(self.generator(z))
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: Optional[torch.Generator] = None) -> Tensor:
+        """x = G(z), z ~ N(0, I), in data space (images in [0, 1])."""
+        return self.decode(self.sample_latent(n, generator=generator))
+
+    # --- the two losses -----------------------------------------------------------------------
+    def _noisy(self, x: Tensor, step: int, generator) -> Tensor:
+        sigma = tricks.noise_std(step, self.config.instance_noise, self.config.noise_anneal_steps)
+        return tricks.instance_noise(x, sigma, generator=generator)
+
+    def d_loss(self, batch: Batch, *, step: int = 0) -> dict:
+        """L_D of the configured loss (+ λ·penalty), G's samples detached (drawn under no_grad)."""
+        cfg, adv, g = self.config, self.adv, batch.generator
+        if adv.clip > 0:
+            tricks.clip_weights_(self.discriminator, adv.clip)
+        real = self.to_model(batch.x)
+        with torch.no_grad():
+            fake = self.generator(self.sample_latent(real.shape[0], generator=g)).view(real.shape)
+        real, fake = tricks.flip_labels(real, fake.to(real.dtype), cfg.label_flip, generator=g)
+        real, fake = self._noisy(real, step, g), self._noisy(fake, step, g)
+        # Separate passes, as in DCGAN: with batch norm in D a mixed real+fake batch would give D batch
+        # statistics that the G phase (fakes only) never sees, so D's verdicts would not transfer.
+        out_real = self.discriminator(real).float().reshape(-1)  # (B, 1) or (B,) -> (B,)
+        out_fake = self.discriminator(fake).float().reshape(-1)
+        kw: dict = {}
+        if adv.labels:
+            kw["real_label"] = 1.0 - cfg.label_smoothing
+        if self.control is not None:
+            kw["k"] = self.control.k.clone()  # the buffer is updated in place below
+        loss = adv.d(out_real, out_fake, **kw)
+        logs = {"d_real": out_real.mean().detach(), "d_fake": out_fake.mean().detach()}
+        if adv.penalty is not None and cfg.penalty_weight > 0:
+            pen = adv.penalty(self.discriminator, real, fake, generator=g)
+            loss = loss + cfg.penalty_weight * pen
+            logs["penalty"] = pen.detach()
+        if self.control is not None:
+            logs.update(self.control.update(out_real, out_fake))
+        return {"loss": loss, **logs}
+
+    def g_loss(self, batch: Batch, *, step: int = 0) -> dict:
+        """L_G of the configured loss on fresh z; D is frozen by the trainer (no D gradients)."""
+        n = batch.x.shape[0]
+        fake = self.generator(self.sample_latent(n, generator=batch.generator))
+        fake = self._noisy(fake.view(n, *self.data.shape), step, batch.generator)  # (B, ...) data shape
+        out = self.discriminator(fake).float()
+        return {"loss": self.adv.g(out), "d_fake_g": out.mean().detach()}

@@ -1,0 +1,71 @@
+"""`gan`: fully connected generator and discriminator (Goodfellow et al. 2014) for 2-D toys and small
+vectors (images are flattened). Any registered adversarial loss: `--model.loss=hinge`.
+
+    G: z ~ N(0, I_latent) -> MLP (ReLU) -> x̂ (linear output for vectors, tanh for images)
+    D: x -> MLP (LeakyReLU 0.2) -> logit / critic value; with `--model.loss=began` an MLP autoencoder
+       returning L1 energies.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from ...nn import MLP
+from ...registry import register_model
+from ..base import DataInfo
+from . import began
+from .game import AdversarialConfig, AdversarialModel
+
+
+@dataclass
+class GANConfig(AdversarialConfig):
+    latent_dim: int = 16
+    g_hidden: int = 128
+    d_hidden: int = 128
+    depth: int = 3  # hidden layers in G and in D
+    ae_code: int = 8  # BEGAN autoencoder bottleneck width
+
+    def __post_init__(self):
+        super().__post_init__()
+        for key in ("g_hidden", "d_hidden", "depth", "ae_code"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"model.{key}={getattr(self, key)} is invalid; expected >= 1")
+
+
+def _leaky():
+    return nn.LeakyReLU(0.2)
+
+
+class _ImageHead(nn.Module):
+    """(B, D) -> (B, C, H, W) in [−1, 1]: the MLP generator's output for image data."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, h):
+        return h.tanh().view(h.shape[0], *self.shape)  # (B, D) -> (B, C, H, W)
+
+
+@register_model("gan", config=GANConfig, family="adversarial",
+                help="MLP GAN for 2-D toys / small vectors; any adversarial loss (--model.loss)",
+                tiny={"latent_dim": 4, "g_hidden": 16, "d_hidden": 16, "depth": 2, "ae_code": 2},
+                test_data="ring8")
+class GAN(AdversarialModel):
+    # fp32: the toys' modes are 0.01-0.05 wide, below bf16's resolution (2^-7) near |x| = 1-4, and
+    # these MLPs gain nothing from bf16 matmuls.
+    train_defaults = {"lr": 1e-3, "betas": (0.5, 0.9), "batch_size": 512, "steps": 2000, "precision": "fp32",
+                      "log_every": 100, "ckpt_every": 1000}
+
+    def __init__(self, config: GANConfig, data: DataInfo):
+        super().__init__(config, data)
+        dims = data.dims
+        g = MLP(config.latent_dim, dims, config.g_hidden, config.depth, act=nn.ReLU)
+        self.generator = nn.Sequential(g, _ImageHead(data.shape)) if data.is_image else g
+        if self.adv.energy:
+            self.discriminator = began.mlp_autoencoder(dims, code=config.ae_code, hidden=config.d_hidden,
+                                                       depth=config.depth)
+        else:
+            self.discriminator = MLP(dims, 1, config.d_hidden, config.depth, act=_leaky)
+        self._finish()
