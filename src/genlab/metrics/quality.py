@@ -85,7 +85,7 @@ def real_features(x: Tensor, scale: float, ext: Extractor, *, source: str, seed:
                 t = load_file(str(st))
                 return t["features"], t.get("logits"), True
         except (ValueError, OSError):
-            pass  # unreadable cache entry: recompute and overwrite
+            st.unlink(missing_ok=True)  # unreadable cache entry: drop it, recompute and rewrite below
     feats, logits = extract(ext, _batches(x, scale))
     d.mkdir(parents=True, exist_ok=True)
     from safetensors.torch import save_file

@@ -70,9 +70,10 @@ def scatter_2d(fake: Tensor, real: Tensor, out: Path, title: str = "", kde: bool
             gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
             try:
                 z = gaussian_kde(f[:2000].T)(np.stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
-                ax.contour(gx, gy, z, levels=6, colors="tab:red", linewidths=0.6, alpha=0.7)
             except np.linalg.LinAlgError:
-                pass  # degenerate (collapsed) samples: the scatter already shows it
+                z = None  # degenerate (collapsed) samples: the scatter already shows it
+            if z is not None:
+                ax.contour(gx, gy, z, levels=6, colors="tab:red", linewidths=0.6, alpha=0.7)
         ax.set_aspect("equal", adjustable="datalim")
     ax.legend(loc="upper right", fontsize=7, markerscale=4)
     if title:
