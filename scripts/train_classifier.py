@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from genlab.data import load_dataset  # noqa: E402
 from genlab.metrics.extractors.classifier import SPECS, ClassifierNet  # noqa: E402
 
-SETUPS = {"fashion-mnist": ("fmnist-classifier", 3, 256, 4e-3), "digits": ("digits-classifier", 15, 32, 3e-3)}
+SETUPS = {"fashion-mnist": ("fmnist-classifier", 12, 256, 4e-3), "digits": ("digits-classifier", 15, 32, 3e-3)}
 
 
 def shift(x: torch.Tensor, g: torch.Generator, pad: int = 1) -> torch.Tensor:

@@ -33,7 +33,7 @@ class ClassifierSpec:
 
 SPECS = {
     "fmnist-classifier": ClassifierSpec("fmnist-classifier", 28, (32, 64, 128), "fmnist_classifier.safetensors",
-                                        "aaa4662c4035b945b20f2d9b19a70540cda466d324e492b9edf6614310a456bd", "fashion-mnist"),
+                                        "1cf6d413cda4108e7946641ab87194c3b124649e30714c9441d1de185b7e0b65", "fashion-mnist"),
     "digits-classifier": ClassifierSpec("digits-classifier", 8, (32, 64), "digits_classifier.safetensors",
                                         "3e9c0b2108426efce512c22347f0b3a07cc4d044837c84124bf270febf365e56", "digits"),
 }
