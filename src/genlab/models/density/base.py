@@ -62,7 +62,7 @@ class Projection(nn.Module):
         if len(y) <= self.k:
             raise GenlabError(f"PCA to {self.k} dimensions needs more than {self.k} fit examples (got "
                               f"{len(y)}); raise --train.batch_size or lower model.pca_dim")
-        pca = PCA(self.k, random_state=seed).fit(y)
+        pca = PCA(self.k, svd_solver="full", random_state=seed).fit(y)  # exact, not randomized
         self.mean.copy_(torch.from_numpy(pca.mean_))
         self.components.copy_(torch.from_numpy(pca.components_.T))
         self.scale.copy_(torch.from_numpy(np.sqrt(np.maximum(pca.explained_variance_, 1e-12))))
