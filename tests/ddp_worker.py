@@ -1,5 +1,5 @@
 """Run under torchrun by test_distributed.py: trains a tiny VAE with DDP (gloo), then prints a hash of
-this rank's weights so the test can check that every rank holds the same model."""
+this rank's weights into a file so the test can check that every rank holds the same model."""
 import hashlib
 import sys
 from pathlib import Path
@@ -19,6 +19,8 @@ h = hashlib.sha256()
 for k, v in sorted(tr.model_state().items()):
     h.update(k.encode())
     h.update(v.detach().cpu().contiguous().numpy().tobytes())
-print(f"RANK {rank} WORLD {tr.dist.world_size} LOCALBATCH {tr.batcher.global_batch // tr.dist.world_size} "
-      f"HASH {h.hexdigest()}", flush=True)
+# one file per rank (stdout of two workers through torchrun can interleave)
+(run_dir.parent / f"rank{rank}.txt").write_text(
+    f"RANK {rank} WORLD {tr.dist.world_size} LOCALBATCH {tr.batcher.global_batch // tr.dist.world_size} "
+    f"HASH {h.hexdigest()}\n")
 torch.distributed.destroy_process_group()

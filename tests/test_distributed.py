@@ -16,7 +16,8 @@ def test_two_process_gloo_ranks_identical_and_rank0_writes(tmp_path):
                            str(ROOT / "tests" / "ddp_worker.py"), str(run)],
                           env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = re.findall(r"RANK (\d) WORLD (\d) LOCALBATCH (\d+) HASH (\w+)", proc.stdout)
+    text = "".join((tmp_path / f"rank{r}.txt").read_text() for r in range(2))
+    lines = re.findall(r"RANK (\d) WORLD (\d) LOCALBATCH (\d+) HASH (\w+)", text)
     assert sorted(r for r, *_ in lines) == ["0", "1"]
     assert all(w == "2" and lb == "8" for _, w, lb, _ in lines)  # global batch 16 split over 2 ranks
     assert lines[0][3] == lines[1][3], "ranks diverged"
