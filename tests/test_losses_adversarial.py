@@ -136,7 +136,7 @@ def test_wgan_gp_uses_one_coefficient_per_example_and_exact_value():
 
 
 def test_gp_coefficients_come_from_the_generator():
-    real, fake = torch.zeros(5, 4), torch.ones(5, 4)
+    real = torch.zeros(5, 4)
     a = R.interpolation_coefficients(real, generator=torch.Generator().manual_seed(1))
     b = R.interpolation_coefficients(real, generator=torch.Generator().manual_seed(1))
     assert a.shape == (5, 1) and torch.equal(a, b)

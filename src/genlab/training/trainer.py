@@ -54,6 +54,11 @@ class Trainer:
             self.model.to(memory_format=torch.channels_last)
         self.groups = model.param_groups()
         self.group_nets = self._networks_per_group()
+        # per group, once: the other groups' parameters (frozen during its phase) and networks
+        ids = {g: {id(p) for p in ps} for g, ps in self.groups.items()}
+        self._others = {g: [p for g2, ps2 in self.groups.items() if g2 != g for p in ps2 if id(p) not in ids[g]]
+                        for g in self.groups}
+        self._other_nets = {g: [n for n in self.raw if n not in self.group_nets[g]] for g in self.groups}
         self.optimizers = {g: self._optimizer(g, ps) for g, ps in self.groups.items()}
         ema_names = cfg.ema_networks or tuple(getattr(model, "ema_default", ()))
         unknown = [n for n in ema_names if n not in self.raw]
@@ -99,13 +104,11 @@ class Trainer:
     def _run_phase(self, phase: Phase, batch) -> dict:
         opt = self.optimizers[phase.group]
         mine = self.groups[phase.group]
-        mine_ids = {id(p) for p in mine}
-        frozen = [p for g, ps in self.groups.items() if g != phase.group for p in ps
-                  if id(p) not in mine_ids and p.requires_grad]
+        frozen = [p for p in self._others[phase.group] if p.requires_grad]
         with contextlib.ExitStack() as stack:
-            for name in self.raw:
+            for name in self._other_nets[phase.group]:
                 net = getattr(self.model, name)
-                if name not in self.group_nets[phase.group] and hasattr(net, "no_sync"):
+                if hasattr(net, "no_sync"):
                     stack.enter_context(net.no_sync())  # frozen nets: no gradient all-reduce
             for p in frozen:
                 p.requires_grad_(False)
