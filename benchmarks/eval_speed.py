@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/eval_speed.py speed --extractor inception --n 500     # throughput probe
     .venv/bin/python benchmarks/eval_speed.py table --extractor fmnist-classifier --n 10000
     .venv/bin/python benchmarks/eval_speed.py bf16 --n 1000      # inception FID fp32 vs bf16, same images
+    .venv/bin/python benchmarks/eval_speed.py inception --n 10000 --n-fp32 5000 --fake VAE.npz \
+        --features-dir /tmp/incfeat      # the inception FID table, in bf16, plus the fp32 check
 
 speed: `genlab eval --real fashion-mnist:test --fake train-subset.npz` as a subprocess (end-to-end, with
 Python start-up), first with an empty reference cache, then with the cache filled.
@@ -92,17 +94,58 @@ def bf16(args, tmp: Path) -> None:
     print(f"relative change bf16 vs fp32: {abs(res['bf16'] - res['fp32']) / res['fp32'] * 100:.3f}%")
 
 
+def inception_table(args, tmp: Path) -> None:
+    """Inception rows of the FID table (bf16), and FID fp32 vs bf16 on the same images (the first
+    n_fp32 of test and of each row). Features are kept in --features-dir so an interrupted run resumes."""
+    ext = features.build("inception", torch.device("cpu"))
+    keep = Path(args.features_dir or tmp)
+    keep.mkdir(parents=True, exist_ok=True)
+
+    def feats(label: str, x: torch.Tensor, bf16: bool) -> torch.Tensor:
+        f = keep / f"{label}-{'bf16' if bf16 else 'fp32'}-{len(x)}.npy"
+        if not f.exists():
+            t = time.perf_counter()
+            out, _ = features.extract(ext, [x[i:i + 200] for i in range(0, len(x), 200)], bf16=bf16)
+            dt = time.perf_counter() - t
+            print(f"# {label} {'bf16' if bf16 else 'fp32'}: {len(x)} images in {dt:.1f} s = {len(x) / dt:.1f} "
+                  f"img/s (load {os.getloadavg()[0]:.1f})", flush=True)
+            np.save(f, out.numpy())
+        return torch.from_numpy(np.load(f))
+
+    real = load_dataset("fashion-mnist:test").subset(args.n, seed=0).all()
+    base = _train_subset(args.n)
+    noise = torch.randn(base.shape, generator=torch.Generator().manual_seed(0))
+    rows = {"train": base, "noise0.1": (base + 0.1 * noise).clamp(0, 1), "blur1": _blur(base, 1.0)}
+    if args.fake:
+        rows["samples"] = load_any(args.fake).subset(args.n, seed=0).all()
+    m = args.n_fp32
+    fr = feats("test", real, True)
+    if m:  # the precision check first: it decides whether the bf16 rows below are admissible
+        r32 = feats("test", real[:m], False)
+        for label in [k for k in ("samples", "blur1") if k in rows][:1]:
+            f32, f16 = feats(label, rows[label][:m], False), feats(label, rows[label], True)[:m]
+            a, b = F.fid(r32, f32), F.fid(fr[:m], f16)
+            print(f"| {label} vs test, {m} vs {m} | fp32 {a:.4f} | bf16 {b:.4f} | "
+                  f"change {100 * abs(b - a) / a:.3f}% |", flush=True)
+    for label, x in rows.items():
+        ff = feats(label, x, True)
+        k, ks = F.kid(fr, ff, generator=torch.Generator().manual_seed(0))
+        print(f"| {label} | inception (bf16) | {args.n} | {F.fid(fr, ff):.3f} | {k:.5f} ± {ks:.5f} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=("speed", "table", "bf16"))
+    ap.add_argument("mode", choices=("speed", "table", "bf16", "inception"))
     ap.add_argument("--extractor", default="fmnist-classifier")
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--metrics", default="fid,kid")
+    ap.add_argument("--n-fp32", type=int, default=5000, help="inception: images per side for fp32 vs bf16")
+    ap.add_argument("--features-dir", default=None, help="inception: keep feature arrays here (resumable)")
     ap.add_argument("--fake", default=None, help="table: also a folder/.npz of model samples (e.g. from genlab sample)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as d:
-        {"speed": speed, "table": table, "bf16": bf16}[args.mode](args, Path(d))
+        {"speed": speed, "table": table, "bf16": bf16, "inception": inception_table}[args.mode](args, Path(d))
 
 
 if __name__ == "__main__":

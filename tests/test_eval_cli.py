@@ -51,6 +51,13 @@ def test_real_vs_fake_npz_prints_metrics_and_writes_json(tmp_path, capsys):
     # a different n is a different protocol: recomputed
     assert main(["eval", "--real", "fashion-mnist:test", "--fake", fake, "--n", "500", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["protocol"]["reference_cached"] is False
+    # so is another arithmetic: fp32 features never meet cached bf16 statistics
+    assert res["protocol"]["precision"] == "bf16"
+    assert main(["eval", "--real", "fashion-mnist:test", "--fake", fake, "--n", "600", "--precision", "fp32",
+                 "--json", str(out)]) == 0
+    res3 = json.loads(out.read_text())
+    assert res3["protocol"]["precision"] == "fp32" and res3["protocol"]["reference_cached"] is False
+    assert res3["fid"] != res["fid"] and abs(res3["fid"] - res["fid"]) < 0.05 * res["fid"]
 
 
 def test_noise_is_worse_than_real(tmp_path):

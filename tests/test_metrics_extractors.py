@@ -142,3 +142,37 @@ def test_inception_eager_matches_torchscript_and_bf16_fid_error_is_small():
         fid32, fid16 = F.fid(f32_r, f32_f), F.fid(b16_r, b16_f)
     assert fid32 > 1.0
     assert abs(fid16 - fid32) / fid32 < 0.005
+
+
+def test_inception_fast_paths_compute_the_same_network():
+    """Merged 1x1 heads, fused conv+ReLU, pre-packed bf16 weights and the threaded micro-batch runner
+    are re-arrangements of the same arithmetic: compare each with the plain module path."""
+    from genlab.metrics.extractors.inception_net import InceptionV3Pool
+
+    sd = inception.load_torchscript(inception.wheel_weights()).state_dict()
+    plain = InceptionV3Pool()
+    plain.load_from_torchscript_state(sd)
+    plain.eval()
+    fast = inception._eager_net(str(inception.wheel_weights()))
+    assert fast.mixed.heads is not None and plain.mixed.heads is None
+    x = inception.preprocess(load_dataset("fashion-mnist:test").subset(3, seed=2).all())
+    x = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        ref = torch.cat([torch.nn.functional.relu(plain.conv.conv(x[:1]))])  # unfused first layer
+        assert torch.allclose(plain.conv(x[:1]), ref, atol=1e-6)  # fused kernel = conv then ReLU
+        a, b = plain(x), fast(x)
+    rel = float((a - b).abs().max() / a.abs().max())
+    assert 0 <= rel < 1e-5
+    with torch.inference_mode():
+        threaded = inception._split_run(fast, x, workers=2, micro=1)  # 3 pieces over 2 threads
+    assert torch.allclose(threaded, b, atol=1e-6)  # same order, same values
+    # bf16: packed weights give the same result as the unpacked bf16 module, and stay close to fp32
+    import copy
+
+    b16 = copy.deepcopy(fast).to(torch.bfloat16)
+    with torch.inference_mode():
+        unpacked = b16(x.to(torch.bfloat16))
+        packed = b16.pack(batch=2)(x.to(torch.bfloat16))
+    assert torch.equal(unpacked, packed)
+    rel16 = float((packed - b).abs().max() / b.abs().max())
+    assert 1e-5 < rel16 < 0.1  # bf16 is measurably different from fp32, but not garbage

@@ -29,6 +29,9 @@ def add_parser(sub) -> None:
     p.add_argument("--no-ema", action="store_true", help="use live weights even if EMA weights exist")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch", type=int, default=250, help="evaluation batch size")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="feature-extractor arithmetic (default: the extractor's own, recorded in the "
+                   "protocol; see docs/evaluation.md)")
     p.set_defaults(func=run)
 
 
@@ -58,7 +61,7 @@ def run(args) -> int:
         from ..metrics.quality import evaluate_paths
 
         res = evaluate_paths(args.real, args.fake, metrics=_metrics(args.metrics), extractor=args.extractor,
-                             n=args.n or None, device=dev, seed=args.seed)
+                             n=args.n or None, device=dev, seed=args.seed, precision=args.precision)
         _print(res)
         _protocol_lines(res)
         if json_out:
@@ -102,7 +105,8 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
         from ..metrics.quality import evaluate_run_samples
 
         res = evaluate_run_samples(r, data, metrics=_metrics(args.metrics), extractor=args.extractor,
-                                   n=args.n or 10000, device=dev, seed=args.seed)
+                                   n=args.n or 10000, device=dev, seed=args.seed,
+                                   precision=args.precision)
         results["samples"] = res
         _print(res)
         _protocol_lines(res)

@@ -29,7 +29,7 @@ from .features import Extractor, build, extract
 METRICS = ("fid", "kid", "pr", "dc", "is")
 DEFAULT_BY_SHAPE = {(1, 28, 28): "fmnist-classifier", (1, 8, 8): "digits-classifier"}
 BATCH = 500
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: the extractor's arithmetic (fp32/bf16) is part of the key
 
 
 def default_extractor(shape: tuple[int, ...]) -> str:
@@ -39,6 +39,19 @@ def default_extractor(shape: tuple[int, ...]) -> str:
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "genlab" / "ref-stats"
+
+
+def precision_of(ext: Extractor) -> str:
+    return "bf16" if ext.allow_bf16 else "fp32"
+
+
+def set_precision(ext: Extractor, precision: Optional[str]) -> None:
+    """'auto'/None keeps the extractor's default (its `allow_bf16`); 'fp32' or 'bf16' force one."""
+    if precision in (None, "auto"):
+        return
+    if precision not in ("fp32", "bf16"):
+        raise GenlabError(f"--precision {precision!r} is invalid; expected auto, fp32 or bf16")
+    ext.allow_bf16 = precision == "bf16"
 
 
 def _check_metrics(metrics: list[str], ext: Extractor) -> list[str]:
@@ -73,7 +86,8 @@ def real_features(x: Tensor, scale: float, ext: Extractor, *, source: str, seed:
     """Features (and logits) of the real set, from the cache when the key matches; returns a
     `cached` flag. x: stored tensor (uint8 or float), scale maps it to [0, 1]."""
     key_info = {"version": PROTOCOL_VERSION, "source": source, "data_sha256": _content_hash(x),
-                "shape": list(x.shape), "scale": scale, "seed": seed, **ext.protocol()}
+                "shape": list(x.shape), "scale": scale, "seed": seed, **ext.protocol(),
+                "precision": precision_of(ext)}
     key = hashlib.sha256(json.dumps(key_info, sort_keys=True).encode()).hexdigest()[:32]
     d = cache_dir()
     st, js = d / f"{key}.safetensors", d / f"{key}.json"
@@ -118,16 +132,19 @@ def compute(real: Tensor, fake: Tensor, fake_logits: Optional[Tensor], metrics: 
 
 
 def _evaluate(real_x: Tensor, real_scale: float, fake: Tensor, *, real_name: str, fake_name: str,
-              metrics: list[str], extractor: Optional[str], device: torch.device, seed: int) -> dict:
+              metrics: list[str], extractor: Optional[str], device: torch.device, seed: int,
+              precision: Optional[str] = None) -> dict:
     shape = tuple(real_x.shape[1:])
     _check_pair(shape, tuple(fake.shape[1:]))
     ext = build(extractor or default_extractor(shape), device)
+    set_precision(ext, precision)
     ext.check_input(shape, "the images")
     metrics = _check_metrics(metrics, ext)
     feats_r, _, cached = real_features(real_x, real_scale, ext, source=real_name, seed=seed)
     feats_f, logits_f = extract(ext, _batches(fake, 1.0))
     res = compute(feats_r, feats_f, logits_f, metrics, seed=seed)
-    res["protocol"] = {**ext.protocol(), "image_shape": "x".join(map(str, shape)), "real": real_name,
+    res["protocol"] = {**ext.protocol(), "precision": precision_of(ext),
+                       "image_shape": "x".join(map(str, shape)), "real": real_name,
                        "fake": fake_name, "n_real": len(feats_r), "n_fake": len(feats_f), "seed": seed,
                        "kid": "cubic kernel, 100 subsets of min(1000, n)", "pr_k": 3, "dc_k": 5,
                        "reference_cached": cached}
@@ -141,7 +158,7 @@ def _subset_n(n: Optional[int], data):
 
 
 def evaluate_paths(real: str, fake: str, *, metrics: list[str], extractor: Optional[str], n: Optional[int],
-                   device: torch.device, seed: int) -> dict:
+                   device: torch.device, seed: int, precision: Optional[str] = None) -> dict:
     """Compare two image sets, each an image folder, a .npy/.npz array or a dataset split."""
     from ..data import load_any
 
@@ -150,11 +167,11 @@ def evaluate_paths(real: str, fake: str, *, metrics: list[str], extractor: Optio
     if r.x.dim() != 4 or f.x.dim() != 4:
         raise GenlabError("sample metrics need images (N x C x H x W or N x H x W arrays), got vectors")
     return _evaluate(r.x, r.scale, f.all(), real_name=real, fake_name=fake, metrics=metrics,
-                     extractor=extractor, device=device, seed=seed)
+                     extractor=extractor, device=device, seed=seed, precision=precision)
 
 
 def evaluate_run_samples(run, data, *, metrics: list[str], extractor: Optional[str], n: int,
-                         device: torch.device, seed: int) -> dict:
+                         device: torch.device, seed: int, precision: Optional[str] = None) -> dict:
     """Draw n samples from a loaded run (EMA weights if loaded) and compare them with `data`."""
     from ..cli.sample import draw
 
@@ -168,4 +185,4 @@ def evaluate_run_samples(run, data, *, metrics: list[str], extractor: Optional[s
         fake = draw(run.model, n, seed, device).clamp(0, 1)
     return _evaluate(real.x, real.scale, fake, real_name=f"{data.name}:{data.split}",
                      fake_name=f"{run.run_dir} (step {run.step}{', EMA' if run.ema else ''})",
-                     metrics=metrics, extractor=extractor, device=device, seed=seed)
+                     metrics=metrics, extractor=extractor, device=device, seed=seed, precision=precision)
