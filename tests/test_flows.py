@@ -8,7 +8,14 @@ import torch
 from genlab.metrics.likelihood import bits_per_dim
 from genlab.models.base import DataInfo
 from genlab.models.flows.glow import Glow, GlowConfig
-from genlab.models.flows.layers import ActNorm, AffineCoupling, InvConv1x1, Squeeze
+from genlab.models.flows.layers import (
+    ActNorm,
+    AffineCoupling,
+    AffineTransform,
+    InvConv1x1,
+    Squeeze,
+    actnorm_invconv,
+)
 from genlab.models.flows.realnvp import RealNVP, RealNVPConfig
 
 
@@ -21,16 +28,35 @@ def perturb(module, scale=0.3, seed=0):
     return module
 
 
+class ActNormInvConv(torch.nn.Module):
+    """The fused Glow pair (`actnorm_invconv`) as a layer, so it goes through the same checks."""
+
+    def __init__(self, act, conv):
+        super().__init__()
+        self.act, self.conv = act, conv
+
+    def forward(self, x):
+        return actnorm_invconv(self.act, self.conv, x)
+
+    def inverse(self, y):
+        return self.act.inverse(self.conv.inverse(y))
+
+
+def initialised_actnorm(c=2):
+    act = ActNorm(c).train()
+    act(torch.randn(16, c, 4, 4) * 3 + 1)  # data-dependent initialisation
+    return act
+
+
 def layers():
     torch.manual_seed(0)
-    act = ActNorm(2)
-    act.train()
-    act(torch.randn(16, 2, 4, 4) * 3 + 1)  # data-dependent initialisation
     return {
         "squeeze": Squeeze(),
-        "actnorm": perturb(act),
+        "actnorm": perturb(initialised_actnorm()),
         "invconv": perturb(InvConv1x1(2, lu=False), 0.1),
         "invconv_lu": perturb(InvConv1x1(2, lu=True), 0.1),
+        "actnorm_invconv_lu": perturb(ActNormInvConv(initialised_actnorm(), InvConv1x1(2, lu=True)), 0.1),
+        "actnorm_invconv": perturb(ActNormInvConv(initialised_actnorm(), InvConv1x1(2, lu=False)), 0.1),
         "coupling_checker0": perturb(AffineCoupling(2, 8, mask="checkerboard", parity=0)),
         "coupling_checker1": perturb(AffineCoupling(2, 8, mask="checkerboard", parity=1)),
         "coupling_channel0": perturb(AffineCoupling(2, 8, mask="channel", parity=0)),
@@ -69,6 +95,104 @@ def test_actnorm_data_dependent_init():
     before = act.bias.detach().clone()
     act(x * 10)  # initialised once only
     assert torch.equal(before, act.bias.detach())
+
+
+@pytest.mark.parametrize("lu", [True, False])
+def test_fused_actnorm_invconv_equals_the_two_layers(lu):
+    torch.manual_seed(0)
+    act, conv = perturb(initialised_actnorm(3)), perturb(InvConv1x1(3, lu=lu), 0.2)
+    x = torch.randn(4, 3, 5, 6, generator=torch.Generator().manual_seed(5))
+    h, ld1 = act(x)
+    y_ref, ld2 = conv(h)
+    y, ld = actnorm_invconv(act, conv, x)
+    torch.testing.assert_close(y, y_ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ld, ld1 + ld2, atol=1e-4, rtol=1e-6)
+    assert ld.shape == (4,) and y.dtype == torch.float32
+
+
+def test_fused_actnorm_invconv_initialises_the_actnorm():
+    act, conv = ActNorm(2).train(), InvConv1x1(2)
+    x = torch.randn(64, 2, 4, 4, generator=torch.Generator().manual_seed(0)) * 3 + 1
+    actnorm_invconv(act, conv, x)
+    assert act.initialized.item() == 1
+    h, _ = act(x)
+    torch.testing.assert_close(h.mean(dim=(0, 2, 3)), torch.zeros(2), atol=1e-4, rtol=0)
+    torch.testing.assert_close(h.std(dim=(0, 2, 3), unbiased=False), torch.ones(2), atol=1e-3, rtol=0)
+
+
+def test_actnorm_reinitialises_after_loading_an_uninitialised_state():
+    act = initialised_actnorm()
+    act.load_state_dict(ActNorm(2).state_dict())  # initialized = 0 again
+    x = torch.randn(32, 2, 3, 3, generator=torch.Generator().manual_seed(1)) * 5 - 2
+    y, _ = act.train()(x)
+    assert act.initialized.item() == 1
+    torch.testing.assert_close(y.mean(dim=(0, 2, 3)), torch.zeros(2), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_affine_transform_backward_matches_finite_differences(masked):
+    """The hand-written backward of the fused coupling maths, for every input, in float64."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 4, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    st = torch.randn(2, 6, 4, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    scale = (torch.rand(1, 3, 1, 1, generator=g, dtype=torch.float64) + 0.5).requires_grad_()
+    mask = (torch.rand(1, 1, 4, 4, generator=g) > 0.5).double() if masked else None
+
+    def f(x, st, scale):
+        y, ld = AffineTransform.apply(x, st, scale, mask)
+        return y.double(), ld.double()
+
+    assert torch.autograd.gradcheck(f, (x, st, scale), eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+def test_affine_transform_values_and_bf16_network_output():
+    g = torch.Generator().manual_seed(0)
+    x, st = torch.randn(3, 2, 5, 5, generator=g), torch.randn(3, 4, 5, 5, generator=g)
+    scale = torch.full((1, 2, 1, 1), 0.7)
+    y, ld = AffineTransform.apply(x, st, scale, None)
+    s = 0.7 * torch.tanh(st[:, :2])
+    torch.testing.assert_close(y, x * torch.exp(s) + st[:, 2:], atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(ld, s.sum((1, 2, 3)), atol=1e-5, rtol=1e-6)
+    # a bf16 network output (autocast): float32 results, gradient returned in bf16 and channels_last
+    st16 = st.to(torch.bfloat16, memory_format=torch.channels_last).requires_grad_()
+    y16, ld16 = AffineTransform.apply(x, st16, scale, None)
+    assert y16.dtype == ld16.dtype == torch.float32
+    torch.testing.assert_close(y16, y, atol=0.05, rtol=0.02)
+    (y16.sum() + ld16.sum()).backward()
+    assert st16.grad.dtype == torch.bfloat16 and st16.grad.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_flow_under_bf16_autocast_keeps_the_invertible_maths_in_float32():
+    torch.manual_seed(0)
+    model = perturb(Glow(GlowConfig(hidden=8, steps=2, scales=2), DataInfo((1, 8, 8), 17)), 0.05).train()
+    y = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(3)) * 0.9 + 0.05
+    ref = model.log_density(y)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        zs, logdet = model.flow(model._pre(y)[0])
+        lp = model.log_density(y)
+    assert logdet.dtype == torch.float32 and all(z.dtype == torch.float32 for z in zs)
+    rel = ((lp - ref).abs() / ref.abs()).max().item()
+    assert 0 <= rel < 0.02, rel  # only the coupling networks ran in bf16
+
+
+def test_fused_flow_forward_equals_layer_by_layer():
+    """MultiScaleFlow fuses ActNorm + InvConv1x1 pairs; the result must equal running every layer."""
+    torch.manual_seed(0)
+    model = perturb(Glow(GlowConfig(hidden=8, steps=2, scales=2), DataInfo((1, 8, 8), 17)), 0.05).eval()
+    w = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    zs, logdet = model.flow(w)
+    h, ref_ld, ref_zs = w, torch.zeros(3), []
+    for k, scale in enumerate(model.flow.scales):
+        for layer in scale:
+            h, ld = layer(h)
+            ref_ld = ref_ld + ld
+        if k < len(model.flow.scales) - 1:
+            ref_zs.append(h[:, :h.shape[1] // 2])
+            h = h[:, h.shape[1] // 2:]
+    ref_zs.append(h)
+    for z, r in zip(zs, ref_zs):
+        torch.testing.assert_close(z, r, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(logdet, ref_ld, atol=1e-4, rtol=1e-5)
 
 
 def flow_models():

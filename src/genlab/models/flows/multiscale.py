@@ -14,7 +14,7 @@ Sampling: z_s ~ N(0, T² I) (temperature T), then the inverse of every map.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from ...errors import GenlabError
 from ...losses import functional as LF
 from ..base import Batch, DataInfo, GenerativeModel, Phase, rand, randn
-from .layers import FlowLayer, coupling_net
+from .layers import ActNorm, FlowLayer, InvConv1x1, actnorm_invconv, coupling_net
 
 
 class MultiScaleFlow(nn.Module):
@@ -34,13 +34,27 @@ class MultiScaleFlow(nn.Module):
         super().__init__()
         self.scales = nn.ModuleList([nn.ModuleList(s) for s in scales])
 
+    @staticmethod
+    def _plan(scale: nn.ModuleList) -> list[tuple]:
+        """The forward's calls: an ActNorm directly followed by an InvConv1x1 (Glow) runs as one fused
+        affine map (`actnorm_invconv`); every other layer runs on its own."""
+        plan, i = [], 0
+        while i < len(scale):
+            if isinstance(scale[i], ActNorm) and i + 1 < len(scale) and isinstance(scale[i + 1], InvConv1x1):
+                plan.append((scale[i], scale[i + 1]))
+                i += 2
+            else:
+                plan.append((scale[i],))
+                i += 1
+        return plan
+
     def forward(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
-        zs, logdet = [], x.new_zeros(x.shape[0], dtype=torch.float32)
+        zs, logdet = [], None
         h = x
         for k, scale in enumerate(self.scales):
-            for layer in scale:
-                h, ld = layer(h)
-                logdet = logdet + ld
+            for call in self._plan(scale):
+                h, ld = actnorm_invconv(call[0], call[1], h) if len(call) == 2 else call[0](h)
+                logdet = ld if logdet is None else logdet + ld
             if k < len(self.scales) - 1:
                 c = h.shape[1] // 2
                 zs.append(h[:, :c])  # factor out (B, C/2, H, W)
@@ -62,7 +76,7 @@ class FlowModel(GenerativeModel):
     """Base of `realnvp` and `glow`: subclasses implement `build_scales(c, h, w) -> list of scales`
     and say whether each scale starts with a squeeze (`squeezes(k)`), for the latent shapes."""
 
-    train_defaults = {"lr": 1e-3, "grad_clip": 100.0}
+    train_defaults: ClassVar[dict] = {"lr": 1e-3, "grad_clip": 100.0}
 
     def __init__(self, config, data: DataInfo):
         super().__init__(config, data)
@@ -119,9 +133,10 @@ class FlowModel(GenerativeModel):
         if self.config.preprocess == "none":
             return y.float() - 0.5, y.new_zeros(len(y))
         a = self.config.alpha
-        s = a + (1 - 2 * a) * y.float()
-        w = torch.log(s) - torch.log1p(-s)
-        logdet = (math.log(1 - 2 * a) - torch.log(s) - torch.log1p(-s)).flatten(1).sum(1)
+        s = y.float() * (1 - 2 * a) + a
+        log_s, log_1ms = torch.log(s), torch.log1p(-s)
+        w = log_s - log_1ms
+        logdet = math.log(1 - 2 * a) * s[0].numel() - (log_s + log_1ms).flatten(1).sum(1)
         return w, logdet
 
     def _post(self, w: Tensor) -> Tensor:
@@ -170,7 +185,7 @@ class FlowModel(GenerativeModel):
         return {"loss": nll.mean(), "nll_nats": nll.mean().detach()}
 
     @torch.no_grad()
-    def nll(self, x: Tensor, *, generator: Optional[torch.Generator] = None) -> Tensor:
+    def nll(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         """(B,) nats: −log p(x) of already dequantised x (uniform / toys), or the variational bound on
         −log P(k) of quantised x (see `nll_convention`)."""
         if self.dequantizer is not None:
@@ -198,14 +213,14 @@ class FlowModel(GenerativeModel):
     def decode(self, z: Tensor) -> Tensor:
         return self._post(self.flow.inverse(self._unflatten(z.float())))
 
-    def sample_latent(self, n: int, *, generator: Optional[torch.Generator] = None,
-                      temperature: Optional[float] = None) -> Tensor:
+    def sample_latent(self, n: int, *, generator: torch.Generator | None = None,
+                      temperature: float | None = None) -> Tensor:
         t = self.config.temperature if temperature is None else temperature
         return t * randn((n, self.data.dims), generator=generator, device=self.device)
 
     @torch.no_grad()
-    def sample(self, n: int, *, generator: Optional[torch.Generator] = None,
-               temperature: Optional[float] = None) -> Tensor:
+    def sample(self, n: int, *, generator: torch.Generator | None = None,
+               temperature: float | None = None) -> Tensor:
         """x = f⁻¹(z), z ~ N(0, T² I) (T = model.temperature unless given); images in [0, 1]."""
         x = self.decode(self.sample_latent(n, generator=generator, temperature=temperature))
         return x.view(n, *self.data.shape)
