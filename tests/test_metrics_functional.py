@@ -69,6 +69,11 @@ def test_fid_matches_scipy_reference():
     ours, ref = F.fid(x, y), _scipy_fid(x, y)
     assert ours == pytest.approx(ref, rel=1e-6)
     assert ref > 10  # the sets differ: not a trivially small number
+    # the cached-reference path (precomputed mean, covariance and its square root) gives the same number
+    st = F.reference_stats(x)
+    assert torch.allclose(st["sigma_sqrt"] @ st["sigma_sqrt"], st["sigma"], atol=1e-10)
+    assert F.fid(x, y, real_stats=st) == pytest.approx(ref, rel=1e-6)
+    assert F.fid(x, y, real_stats=F.reference_stats(y)) < 1e-6  # stats really are used: y vs y
 
 
 def test_kid_matches_numpy_reference_and_is_unbiased():

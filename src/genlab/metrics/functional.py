@@ -54,26 +54,38 @@ def _sqrt_psd(s: Tensor) -> Tensor:
     return (v * w.clamp_min(0).sqrt()) @ v.T  # (D, D)
 
 
-def frechet_distance(mu1: Tensor, s1: Tensor, mu2: Tensor, s2: Tensor) -> float:
+def frechet_distance(mu1: Tensor, s1: Tensor, mu2: Tensor, s2: Tensor, *,
+                     sqrt_s1: Optional[Tensor] = None) -> float:
     """||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr((S1^1/2 S2 S1^1/2)^1/2), in float64.
 
     Tr((S1 S2)^1/2) is computed as the sum of sqrt(eigenvalues) of the symmetric PSD matrix
     S1^1/2 S2 S1^1/2 (same spectrum as S1 S2), which avoids the complex round-off of sqrtm(S1 S2).
+    sqrt_s1: S1^1/2 if already known (the cached reference statistics keep it: one 2048x2048
+    eigendecomposition fewer per evaluation).
     """
     mu1, mu2, s1, s2 = (torch.as_tensor(t, dtype=torch.float64) for t in (mu1, mu2, s1, s2))
     if mu1.shape != mu2.shape or s1.shape != s2.shape:
         raise GenlabError(f"feature statistics differ in shape ({tuple(mu1.shape)} vs {tuple(mu2.shape)}); "
                           "were they computed with different extractors?")
-    r = _sqrt_psd(s1)
+    r = _sqrt_psd(s1) if sqrt_s1 is None else torch.as_tensor(sqrt_s1, dtype=torch.float64)
     m = r @ s2 @ r  # (D, D) symmetric PSD
     ev = torch.linalg.eigvalsh((m + m.T) / 2).clamp_min(0)
     fid = (mu1 - mu2).square().sum() + s1.trace() + s2.trace() - 2 * ev.sqrt().sum()
     return max(float(fid), 0.0)
 
 
-def fid(x: Tensor, y: Tensor) -> float:
-    """FID between real features x (N, D) and generated features y (M, D)."""
-    return frechet_distance(*feature_stats(x, what="real features"), *feature_stats(y, what="generated features"))
+def reference_stats(x: Tensor) -> dict[str, Tensor]:
+    """What FID needs of the real side, computed once: mean, covariance and its PSD square root."""
+    mu, s = feature_stats(x, what="real features")
+    return {"mu": mu, "sigma": s, "sigma_sqrt": _sqrt_psd(s)}
+
+
+def fid(x: Tensor, y: Tensor, *, real_stats: Optional[dict[str, Tensor]] = None) -> float:
+    """FID between real features x (N, D) and generated features y (M, D); `real_stats` (from
+    `reference_stats(x)`) skips recomputing the real side."""
+    st = real_stats or reference_stats(x)
+    return frechet_distance(st["mu"], st["sigma"], *feature_stats(y, what="generated features"),
+                            sqrt_s1=st["sigma_sqrt"])
 
 
 def _mmd2_unbiased(x: Tensor, y: Tensor) -> float:

@@ -82,9 +82,10 @@ def _content_hash(x: Tensor) -> str:
 
 
 def real_features(x: Tensor, scale: float, ext: Extractor, *, source: str, seed: int
-                  ) -> tuple[Tensor, Optional[Tensor], bool]:
-    """Features (and logits) of the real set, from the cache when the key matches; returns a
-    `cached` flag. x: stored tensor (uint8 or float), scale maps it to [0, 1]."""
+                  ) -> tuple[Tensor, Optional[Tensor], bool, dict[str, Tensor]]:
+    """Features (and logits) of the real set and its FID statistics (mean, covariance, covariance
+    square root), from the cache when the key matches; returns a `cached` flag too.
+    x: stored tensor (uint8 or float), scale maps it to [0, 1]."""
     key_info = {"version": PROTOCOL_VERSION, "source": source, "data_sha256": _content_hash(x),
                 "shape": list(x.shape), "scale": scale, "seed": seed, **ext.protocol(),
                 "precision": precision_of(ext)}
@@ -97,29 +98,31 @@ def real_features(x: Tensor, scale: float, ext: Extractor, *, source: str, seed:
                 from safetensors.torch import load_file
 
                 t = load_file(str(st))
-                return t["features"], t.get("logits"), True
-        except (ValueError, OSError):
+                stats = {k: t[k] for k in ("mu", "sigma", "sigma_sqrt")}
+                return t["features"], t.get("logits"), True, stats
+        except (ValueError, OSError, KeyError):
             st.unlink(missing_ok=True)  # unreadable cache entry: drop it, recompute and rewrite below
     feats, logits = extract(ext, _batches(x, scale))
+    stats = F.reference_stats(feats) if len(feats) > 1 else {}
     d.mkdir(parents=True, exist_ok=True)
     from safetensors.torch import save_file
 
-    tensors = {"features": feats.contiguous()}
+    tensors = {"features": feats.contiguous(), **{k: v.contiguous() for k, v in stats.items()}}
     if logits is not None:
         tensors["logits"] = logits.contiguous()
     tmp = st.with_suffix(".tmp")
     save_file(tensors, str(tmp))
     os.replace(tmp, st)
     js.write_text(json.dumps(key_info, sort_keys=True, indent=1))
-    return feats, logits, False
+    return feats, logits, False, stats
 
 
 def compute(real: Tensor, fake: Tensor, fake_logits: Optional[Tensor], metrics: list[str], *,
-            seed: int) -> dict:
+            seed: int, real_stats: Optional[dict[str, Tensor]] = None) -> dict:
     """Metrics from feature matrices (real (N, D), fake (M, D)); see module docstring for the keys."""
     out: dict = {}
     if "fid" in metrics:
-        out["fid"] = F.fid(real, fake)
+        out["fid"] = F.fid(real, fake, real_stats=real_stats or None)
     if "kid" in metrics:
         out["kid_mean"], out["kid_std"] = F.kid(real, fake, generator=torch.Generator().manual_seed(seed))
     if "pr" in metrics:
@@ -140,9 +143,9 @@ def _evaluate(real_x: Tensor, real_scale: float, fake: Tensor, *, real_name: str
     set_precision(ext, precision)
     ext.check_input(shape, "the images")
     metrics = _check_metrics(metrics, ext)
-    feats_r, _, cached = real_features(real_x, real_scale, ext, source=real_name, seed=seed)
+    feats_r, _, cached, stats = real_features(real_x, real_scale, ext, source=real_name, seed=seed)
     feats_f, logits_f = extract(ext, _batches(fake, 1.0))
-    res = compute(feats_r, feats_f, logits_f, metrics, seed=seed)
+    res = compute(feats_r, feats_f, logits_f, metrics, seed=seed, real_stats=stats)
     res["protocol"] = {**ext.protocol(), "precision": precision_of(ext),
                        "image_shape": "x".join(map(str, shape)), "real": real_name,
                        "fake": fake_name, "n_real": len(feats_r), "n_fake": len(feats_f), "seed": seed,
