@@ -1,7 +1,7 @@
 """Evaluation speed and reference figures for docs/benchmarks-eval.md.
 
     .venv/bin/python benchmarks/eval_speed.py speed --extractor fmnist-classifier --n 10000
-    .venv/bin/python benchmarks/eval_speed.py speed --extractor inception --n 500     # throughput probe
+    .venv/bin/python benchmarks/eval_speed.py speed --extractor inception --n 1000 [--precision bf16]
     .venv/bin/python benchmarks/eval_speed.py table --extractor fmnist-classifier --n 10000
     .venv/bin/python benchmarks/eval_speed.py bf16 --n 1000      # inception FID fp32 vs bf16, same images
     .venv/bin/python benchmarks/eval_speed.py inception --n 10000 --n-fp32 5000 --fake VAE.npz \
@@ -50,13 +50,14 @@ def speed(args, tmp: Path) -> None:
     fake = tmp / "fake.npz"
     np.savez(fake, x=(_train_subset(args.n) * 255).round().to(torch.uint8).numpy())
     cmd = [str(ROOT / ".venv/bin/genlab"), "eval", "--real", "fashion-mnist:test", "--fake", str(fake),
-           "--n", str(args.n), "--extractor", args.extractor, "--metrics", args.metrics]
+           "--n", str(args.n), "--extractor", args.extractor, "--metrics", args.metrics,
+           "--precision", args.precision]
     for label in ("cold cache", "cached reference"):
         t = time.perf_counter()
         out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "XDG_CACHE_HOME": str(tmp)})
         dt = time.perf_counter() - t
         print(out.stdout.strip() or out.stderr.strip())
-        print(f"| {args.extractor} | {args.n} | {label} | {dt:.1f} s | load {os.getloadavg()[0]:.1f} |", flush=True)
+        print(f"| {args.extractor} ({args.precision}) | {args.n} | {label} | {dt:.1f} s | load {os.getloadavg()[0]:.1f} |", flush=True)
 
 
 def table(args, tmp: Path) -> None:
@@ -139,6 +140,8 @@ def main() -> None:
     ap.add_argument("--extractor", default="fmnist-classifier")
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--metrics", default="fid,kid")
+    ap.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                    help="speed: extractor precision passed to genlab eval")
     ap.add_argument("--n-fp32", type=int, default=5000, help="inception: images per side for fp32 vs bf16")
     ap.add_argument("--features-dir", default=None, help="inception: keep feature arrays here (resumable)")
     ap.add_argument("--fake", default=None, help="table: also a folder/.npz of model samples (e.g. from genlab sample)")

@@ -50,12 +50,12 @@ class ConvBN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         c = self.conv
-        if _FUSED is not None and x.device.type == "cpu" and not torch.is_grad_enabled() \
-                and x.dtype == c.weight.dtype:
+        x = x.to(c.weight.dtype)  # a mixed-precision copy casts at its fp32/bf16 boundaries
+        if _FUSED is not None and x.device.type == "cpu" and not torch.is_grad_enabled():
             w = self.packed if self.packed is not None else c.weight
             return _FUSED(x, w, c.bias, list(c.padding), list(c.stride), list(c.dilation), 1,
                           "relu", [], "")
-        return F.relu(c(x))
+        return F.relu(F.conv2d(x, c.weight, c.bias.to(x.dtype), c.stride, c.padding))
 
 
 def merge_convs(convs: list[ConvBN]) -> ConvBN:
@@ -235,9 +235,8 @@ class InceptionV3Pool(nn.Module):
         def record(m: nn.Module, args: tuple) -> None:
             shapes.setdefault(m, tuple(args[0].shape))
         hooks = [m.register_forward_pre_hook(record) for m in self.modules() if isinstance(m, ConvBN)]
-        p = next(self.parameters())
         try:
-            self(torch.zeros(batch, 3, 299, 299, dtype=p.dtype).contiguous(memory_format=torch.channels_last))
+            self(torch.zeros(batch, 3, 299, 299).contiguous(memory_format=torch.channels_last))
         finally:
             for h in hooks:
                 h.remove()
