@@ -3,7 +3,7 @@ in-memory index batches) vs a plain fp32 PyTorch loop (torch DataLoader over a p
 BCE-with-logits NS losses, the same G and D networks), in the same process.
 
     .venv/bin/python benchmarks/dcgan_speed.py [--batch 64] [--steps 60] [--warmup 10]
-        [--arch dcgan|infogan] [--threads 0]
+        [--arch dcgan|infogan] [--threads 0] [--channels-last default|on|off]
 
 Prints images/s for both (one image = one real example per training step, D and G step each) and the
 ratio. Goals (issue 3): >= 1,000 img/s at batch 64 on the 2-core CPU and >= 4x the plain loop.
@@ -90,12 +90,15 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--arch", default="dcgan")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--channels-last", choices=("default", "on", "off"), default="default",
+                    help="trainer memory format (default: the model's default, channels-last for dcgan)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     train = {"steps": args.warmup + args.steps, "batch_size": args.batch, "progress": False,
-             "log_every": 10_000, "ckpt_every": 10_000, "channels_last": args.channels_last}
+             "log_every": 10_000, "ckpt_every": 10_000}
+    if args.channels_last != "default":
+        train["channels_last"] = args.channels_last == "on"
     cfg = resolve("dcgan", [{"model": {"arch": args.arch, "loss": "nonsaturating"}, "train": train,
                              "data": {"name": "fashion-mnist"}}])
     data = load_dataset("fashion-mnist", "train")
@@ -103,7 +106,7 @@ def main() -> None:
     from genlab.training.precision import resolve_precision
 
     prec = resolve_precision(cfg.train.precision, torch.device("cpu"))
-    print(f"genlab Trainer ({prec} autocast, in-memory batches): "
+    print(f"genlab Trainer ({prec} autocast, in-memory batches, channels_last={cfg.train.channels_last}): "
           f"{fast:.0f} img/s", flush=True)
     slow = plain_rate(cfg, data, args.warmup, args.steps)
     print(f"plain fp32 DataLoader loop: {slow:.0f} img/s")

@@ -1,5 +1,7 @@
 """GAN models: every loss x {gan, dcgan} through the trainer's phases, the knobs, sizes, the divergence
 guard, and the CLI round trip on a toy."""
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -188,3 +190,111 @@ def test_cli_train_sample_eval_on_ring8(tmp_path, capsys):
     assert main(["eval", str(run), "--n", "500"]) == 0
     out = capsys.readouterr().out
     assert "modes_covered:" in out and "modes_total: 8" in out and "hq_fraction:" in out
+
+
+def test_pack_concatenates_consecutive_examples():
+    from genlab.models.gans.tricks import pack
+
+    x = torch.arange(14.0).view(7, 2)
+    p = pack(x, 3)  # 7 examples -> 2 packs of 3, the 7th dropped
+    assert p.shape == (2, 6)
+    assert torch.equal(p[0], torch.tensor([0.0, 1, 2, 3, 4, 5]))
+    assert torch.equal(p[1], torch.tensor([6.0, 7, 8, 9, 10, 11]))
+    assert pack(x, 1) is x
+    img = torch.randn(4, 1, 3, 3)
+    assert torch.equal(pack(img, 2)[1], torch.cat([img[2], img[3]], 0))  # channels concatenated
+    with pytest.raises(ValueError, match="model.pack=8"):
+        pack(x, 8)
+
+
+def test_pack_must_be_positive():
+    with pytest.raises(GenlabError, match=r"model.pack=0 is invalid; expected >= 1"):
+        tiny_trainer("gan", model={"pack": 0})
+
+
+@pytest.mark.parametrize("loss", ["nonsaturating", "hinge"])
+def test_packed_d_loss_equals_the_loss_on_concatenated_pairs(loss):
+    tr = tiny_trainer("gan", model={"loss": loss, "pack": 2})
+    model = tr.model
+    assert model.discriminator.net[0].in_features == 4  # 2 samples x 2 coordinates
+    x = tr.batcher.next(tr.noise).x[:15]  # odd batch: the last example is dropped
+    got = model.d_loss(Batch(x, None, torch.Generator().manual_seed(3)))["loss"]
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        fake = model.generator(torch.randn((15, model.config.latent_dim), generator=g))
+        d_real = model.discriminator(torch.cat([x[0:14:2], x[1:14:2]], 1)).reshape(-1)  # (7,)
+        d_fake = model.discriminator(torch.cat([fake[0:14:2], fake[1:14:2]], 1)).reshape(-1)
+    want = LOSSES[loss].d(d_real, d_fake)
+    assert got.item() == pytest.approx(want.item(), rel=1e-5, abs=1e-6)
+    unpacked = tiny_trainer("gan", model={"loss": loss}).model.d_loss(
+        Batch(x, None, torch.Generator().manual_seed(3)))["loss"]
+    assert got.item() != pytest.approx(unpacked.item(), rel=1e-3)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_every_loss_trains_with_packing(loss):
+    tr = tiny_trainer("gan", model={"loss": loss, "pack": 3, "n_critic": 1}, steps=2)
+    shapes = []
+    tr.model.discriminator.register_forward_pre_hook(lambda mod, args: shapes.append(tuple(args[0].shape)))
+    before = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    tr.fit()
+    assert shapes and set(shapes) == {(5, 6)}  # batch 16 -> 5 packs of 3 two-d points
+    after = tr.model.state_dict()
+    for net in ("generator", "discriminator"):
+        assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith(net)), (loss, net)
+        assert all(torch.isfinite(after[k]).all() for k in after if k.startswith(net)), (loss, net)
+    assert tr.model.sample(4).shape == (4, 2)
+
+
+def test_toy_benchmark_scores_like_genlab_eval(tmp_path):
+    """benchmarks/toy_modes.py must train and sample as `genlab train` + `genlab sample/eval` do, with the
+    EMA weights of G."""
+    import importlib.util
+    import json
+
+    import numpy as np
+
+    from genlab.cli.main import main
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "toy_modes.py"
+    spec = importlib.util.spec_from_file_location("toy_modes", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    small = {"model": {"g_hidden": 16, "d_hidden": 16, "pack": 2},
+             "train": {"ema": 0.9, "batch_size": 64, "lr_schedule": "linear", "warmup": 0}}
+    threads = torch.get_num_threads()
+    try:
+        got = bench.one_run("hinge", "ring8", 1, 30, 1, extra=small)
+        run = tmp_path / "run"
+        args = ["train", "gan", "--data", "ring8", "--out", str(run), "--model.loss=hinge", "--train.seed=1",
+                "--train.steps=30", "--train.progress=false", "--train.threads=1"]
+        args += [f"--{s}.{k}={v}" for s in small for k, v in small[s].items()]
+        assert main(args) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert main(["sample", str(run), "-n", "2500", "--out", str(tmp_path / "ema.npy")]) == 0
+    assert main(["sample", str(run), "-n", "2500", "--no-ema", "--out", str(tmp_path / "live.npy")]) == 0
+    ema, live = np.load(tmp_path / "ema.npy"), np.load(tmp_path / "live.npy")
+    assert np.array_equal(got["samples"].numpy(), ema)
+    assert not np.allclose(ema, live, atol=1e-3)  # the EMA weights really differ from the live ones
+    assert main(["eval", str(run), "--json", str(tmp_path / "e.json")]) == 0
+    want = json.loads((tmp_path / "e.json").read_text())
+    assert want["ema"] is True
+    assert got["hq_fraction"] == pytest.approx(want["modes"]["hq_fraction"], abs=1e-12)
+    assert got["modes_covered"] == want["modes"]["modes_covered"]
+
+
+def test_gan_default_config_is_the_documented_toy_config():
+    """docs/gans.md and docs/benchmarks-gans.md report figures for exactly this default config."""
+    from genlab.config import resolve
+
+    cfg = resolve("gan", [{"data": {"name": "ring8"}}])
+    t = cfg.train
+    assert (t.steps, t.batch_size, t.lr, t.betas) == (10000, 512, 5e-3, (0.5, 0.9))
+    assert t.group_lr == {"discriminator": 3e-3}
+    assert (t.lr_schedule, t.warmup, t.ema, t.precision) == ("cosine", 100, 0.999, "fp32")
+    m = cfg.model
+    assert (m.loss, m.latent_dim, m.g_hidden, m.d_hidden, m.depth, m.pack) == ("nonsaturating", 16, 128, 128, 3, 1)
+    tr = tiny_trainer("gan", steps=3, train={"steps": 10000})
+    assert tr.lr_factor(0) == pytest.approx(0.01) and tr.lr_factor(99) == pytest.approx(1.0)
+    assert tr.lr_factor(9999) == pytest.approx(0.0, abs=1e-6)

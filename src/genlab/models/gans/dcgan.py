@@ -118,8 +118,9 @@ ARCHS = {"dcgan": dcgan_networks, "infogan": infogan_networks}
                      "al.'s MNIST G/D; any adversarial loss (--model.loss)",
                 tiny={"latent_dim": 8, "g_channels": 4, "d_channels": 4, "ae_code": 4}, test_data="digits")
 class DCGAN(AdversarialModel):
+    # channels_last: 1,008 vs 707 img/s at batch 64 on the 2-core CPU (benchmarks/dcgan_speed.py)
     train_defaults = {"lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 64, "steps": 5000,
-                      "log_every": 100, "ckpt_every": 1000}
+                      "log_every": 100, "ckpt_every": 1000, "channels_last": True}
 
     def __init__(self, config: DCGANConfig, data: DataInfo):
         super().__init__(config, data)

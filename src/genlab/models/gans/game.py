@@ -12,6 +12,11 @@ just before the D update that uses it: models never call optimizer.step, so "cli
 becomes "clip before the next one". The only difference is that the G phase of the same step sees D
 one Adam step (|Δw| ≲ lr) outside the box. A clamp parametrisation was rejected because a weight
 that crosses ±c then gets zero gradient forever.
+
+Packing (PacGAN, Lin et al. 2018; `self.pack` = m, set by models whose D is built for it): D's real
+and fake inputs are packed after the per-example tricks (label flip, instance noise), so D, its
+gradient penalty (interpolates, perturbations and gradient norms per packed example) and BEGAN's
+energies all act on packs of m samples.
 """
 from __future__ import annotations
 
@@ -78,6 +83,7 @@ class AdversarialModel(GenerativeModel):
     """
 
     ema_default = ("generator",)
+    pack = 1  # PacGAN degree m: D sees m samples per input (models whose D is built for m·d inputs set it)
     generator: nn.Module
     discriminator: nn.Module
 
@@ -138,6 +144,7 @@ class AdversarialModel(GenerativeModel):
             fake = self.generator(self.sample_latent(real.shape[0], generator=g)).view(real.shape)
         real, fake = tricks.flip_labels(real, fake.to(real.dtype), cfg.label_flip, generator=g)
         real, fake = self._noisy(real, step, g), self._noisy(fake, step, g)
+        real, fake = tricks.pack(real, self.pack), tricks.pack(fake, self.pack)  # (B/m, m·d, ...)
         # Separate passes, as in DCGAN: with batch norm in D a mixed real+fake batch would give D batch
         # statistics that the G phase (fakes only) never sees, so D's verdicts would not transfer.
         out_real = self.discriminator(real).float().reshape(-1)  # (B, 1) or (B,) -> (B,)
@@ -162,5 +169,5 @@ class AdversarialModel(GenerativeModel):
         n = batch.x.shape[0]
         fake = self.generator(self.sample_latent(n, generator=batch.generator))
         fake = self._noisy(fake.view(n, *self.data.shape), step, batch.generator)  # (B, ...) data shape
-        out = self.discriminator(fake).float()
+        out = self.discriminator(tricks.pack(fake, self.pack)).float()  # (B/m, 1) or (B/m,)
         return {"loss": self.adv.g(out), "d_fake_g": out.mean().detach()}

@@ -4,6 +4,12 @@ vectors (images are flattened). Any registered adversarial loss: `--model.loss=h
     G: z ~ N(0, I_latent) -> MLP (ReLU) -> x̂ (linear output for vectors, tanh for images)
     D: x -> MLP (LeakyReLU 0.2) -> logit / critic value; with `--model.loss=began` an MLP autoencoder
        returning L1 energies.
+
+Packing (`--model.pack=m`, PacGAN, Lin et al. 2018): D sees m samples at once, all real or all fake,
+concatenated: D([x_1, ..., x_m]) with input width m·d, so that it can penalise a lack of diversity
+within a pack. The losses are unchanged, over B/m packed examples per batch (e.g. NS:
+L_D = −E log D([x_1..x_m]) − E log(1 − D([G(z_1)..G(z_m)]))); gradient penalties and BEGAN's energies
+act on packs too. m = 1 is the plain GAN.
 """
 from __future__ import annotations
 
@@ -25,10 +31,11 @@ class GANConfig(AdversarialConfig):
     d_hidden: int = 128
     depth: int = 3  # hidden layers in G and in D
     ae_code: int = 8  # BEGAN autoencoder bottleneck width
+    pack: int = 1  # PacGAN: D judges m samples concatenated (input width m·d); 1 = no packing
 
     def __post_init__(self):
         super().__post_init__()
-        for key in ("g_hidden", "d_hidden", "depth", "ae_code"):
+        for key in ("g_hidden", "d_hidden", "depth", "ae_code", "pack"):
             if getattr(self, key) < 1:
                 raise ValueError(f"model.{key}={getattr(self, key)} is invalid; expected >= 1")
 
@@ -54,18 +61,22 @@ class _ImageHead(nn.Module):
                 test_data="ring8")
 class GAN(AdversarialModel):
     # fp32: the toys' modes are 0.01-0.05 wide, below bf16's resolution (2^-7) near |x| = 1-4, and
-    # these MLPs gain nothing from bf16 matmuls.
-    train_defaults = {"lr": 1e-3, "betas": (0.5, 0.9), "batch_size": 512, "steps": 2000, "precision": "fp32",
+    # these MLPs gain nothing from bf16 matmuls. Tuned on ring8/grid25 (docs/benchmarks-gans.md): a high
+    # G lr decayed to 0 (cosine) makes the modes sharp (HQ share); D slower than G (3e-3 vs 5e-3) keeps
+    # NS from dropping grid25 modes; EMA of G (with warm-up) for sampling/eval.
+    train_defaults = {"lr": 5e-3, "group_lr": {"discriminator": 3e-3}, "betas": (0.5, 0.9), "batch_size": 512,
+                      "steps": 10000, "lr_schedule": "cosine", "warmup": 100, "ema": 0.999, "precision": "fp32",
                       "log_every": 100, "ckpt_every": 1000}
 
     def __init__(self, config: GANConfig, data: DataInfo):
         super().__init__(config, data)
         dims = data.dims
+        self.pack = config.pack
         g = MLP(config.latent_dim, dims, config.g_hidden, config.depth, act=nn.ReLU)
         self.generator = nn.Sequential(g, _ImageHead(data.shape)) if data.is_image else g
         if self.adv.energy:
-            self.discriminator = began.mlp_autoencoder(dims, code=config.ae_code, hidden=config.d_hidden,
-                                                       depth=config.depth)
+            self.discriminator = began.mlp_autoencoder(dims * self.pack, code=config.ae_code,
+                                                       hidden=config.d_hidden, depth=config.depth)
         else:
-            self.discriminator = MLP(dims, 1, config.d_hidden, config.depth, act=_leaky)
+            self.discriminator = MLP(dims * self.pack, 1, config.d_hidden, config.depth, act=_leaky)
         self._finish()

@@ -5,7 +5,9 @@
 - instance noise (Sønderby et al. 2017): N(0, σ_t²) added to every D input, σ_t annealed linearly
   from σ₀ to 0 over `anneal_steps` (0 = constant σ₀);
 - spectral normalisation (Miyato et al. 2018) of every linear/conv weight of D;
-- WGAN weight clipping: projection of D's parameters onto [−c, c].
+- WGAN weight clipping: projection of D's parameters onto [−c, c];
+- packing (PacGAN, Lin et al. 2018): D judges m samples at once, all real or all fake, concatenated
+  along the first feature axis.
 """
 from __future__ import annotations
 
@@ -25,6 +27,19 @@ def flip_labels(real: Tensor, fake: Tensor, p: float, *,
     flip = rand((real.shape[0],), generator=generator, device=real.device) < p  # (B,)
     mask = flip.view(-1, *([1] * (real.dim() - 1)))  # (B, 1, ..., 1)
     return torch.where(mask, fake, real), torch.where(mask, real, fake)
+
+
+def pack(x: Tensor, m: int) -> Tensor:
+    """PacGAN packing: (B, d1, ...) -> (B // m, m·d1, ...), row j = [x_{jm}, x_{jm+1}, ..., x_{jm+m−1}]
+    (m consecutive examples concatenated along the first feature axis: coordinates of vectors,
+    channels of images). The last B mod m examples are dropped; m = 1 returns x unchanged."""
+    if m == 1:
+        return x
+    b = x.shape[0] - x.shape[0] % m
+    if b == 0:
+        raise ValueError(f"a batch of {x.shape[0]} examples is smaller than model.pack={m}; expected "
+                         f"train.batch_size >= {m}")
+    return x[:b].reshape(b // m, m * x.shape[1], *x.shape[2:])  # (B, d1, ...) -> (B/m, m·d1, ...)
 
 
 def noise_std(step: int, sigma: float, anneal_steps: int) -> float:
