@@ -298,3 +298,14 @@ def test_gan_default_config_is_the_documented_toy_config():
     tr = tiny_trainer("gan", steps=3, train={"steps": 10000})
     assert tr.lr_factor(0) == pytest.approx(0.01) and tr.lr_factor(99) == pytest.approx(1.0)
     assert tr.lr_factor(9999) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_pack_larger_than_the_batch_is_a_one_line_error_before_any_file(tmp_path, capsys):
+    from genlab.cli.main import main
+
+    run = tmp_path / "run"
+    code = main(["train", "gan", "--data", "ring8", "--out", str(run), "--model.pack=64", "--train.batch_size=32",
+                 "--train.steps=1", "--train.progress=false"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and not run.exists()
+    assert err.count("\n") == 0 and "model.pack=64" in err and "train.batch_size=32" in err

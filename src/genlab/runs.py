@@ -22,7 +22,9 @@ def build_model(cfg: RunConfig, info: DataInfo) -> GenerativeModel:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.train.seed)
         try:
-            return cls(cfg.model, info)
+            model = cls(cfg.model, info)
+            model.check_train(cfg.train)
+            return model
         except ValueError as e:
             raise GenlabError(str(e)) from None
 

@@ -86,6 +86,10 @@ class GenerativeModel(nn.Module):
         self.config = config
         self.data = data
 
+    def check_train(self, train) -> None:
+        """Raise ValueError if this model cannot train with these train settings (a TrainConfig); called
+        once before a run directory is written. Default: any settings."""
+
     # --- the contract -------------------------------------------------------------------------
     def networks(self) -> dict[str, nn.Module]:
         """Top-level sub-networks by attribute name: what the trainer DDP-wraps, EMAs, checkpoints."""

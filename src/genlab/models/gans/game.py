@@ -117,6 +117,11 @@ class AdversarialModel(GenerativeModel):
     def to_data(self, y: Tensor) -> Tensor:
         return ((y.float() + 1.0) / 2.0).clamp(0.0, 1.0) if self.data.is_image else y.float()
 
+    def check_train(self, train) -> None:
+        if self.pack > train.batch_size:
+            raise ValueError(f"model.pack={self.pack} needs at least {self.pack} examples per batch, but "
+                             f"train.batch_size={train.batch_size}; lower model.pack or raise train.batch_size")
+
     def sample_latent(self, n: int, *, generator: Optional[torch.Generator] = None) -> Tensor:
         return randn((n, self.config.latent_dim), generator=generator, device=self.device)
 
