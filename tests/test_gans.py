@@ -309,3 +309,15 @@ def test_pack_larger_than_the_batch_is_a_one_line_error_before_any_file(tmp_path
     err = capsys.readouterr().err.strip()
     assert code == 2 and not run.exists()
     assert err.count("\n") == 0 and "model.pack=64" in err and "train.batch_size=32" in err
+
+
+def test_unknown_group_lr_is_a_one_line_error_before_any_file(tmp_path, capsys):
+    from genlab.cli.main import main
+
+    run = tmp_path / "run"
+    code = main(["train", "gan", "--data", "ring8", "--out", str(run), "--train.group_lr.critic=1e-3",
+                 "--train.steps=1", "--train.progress=false"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and not run.exists()
+    assert err == ("genlab: error: train.group_lr names group(s) ['critic']; this model's groups are "
+                   "['discriminator', 'generator']")

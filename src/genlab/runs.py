@@ -24,9 +24,13 @@ def build_model(cfg: RunConfig, info: DataInfo) -> GenerativeModel:
         try:
             model = cls(cfg.model, info)
             model.check_train(cfg.train)
-            return model
         except ValueError as e:
             raise GenlabError(str(e)) from None
+    unknown = sorted(set(cfg.train.group_lr or {}) - set(model.param_groups()))
+    if unknown:  # checked here too (the Trainer checks it again) so that no run directory is written
+        raise GenlabError(f"train.group_lr names group(s) {unknown}; this model's groups are "
+                          f"{sorted(model.param_groups())}")
+    return model
 
 
 def write_run_files(run_dir: Path, cfg: RunConfig, info: DataInfo, data_meta: dict) -> None:
