@@ -1,15 +1,14 @@
 """Run under torchrun by test_distributed.py: trains a tiny VAE with DDP (gloo), then prints a hash of
 this rank's weights into a file so the test can check that every rank holds the same model."""
 import hashlib
+import os
 import sys
 from pathlib import Path
-
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers import tiny_trainer  # noqa: E402
 
-import os  # noqa: E402
+from genlab.training import distributed  # noqa: E402
 
 run_dir = Path(sys.argv[1])
 rank = int(os.environ["RANK"])
@@ -23,4 +22,4 @@ for k, v in sorted(tr.model_state().items()):
 (run_dir.parent / f"rank{rank}.txt").write_text(
     f"RANK {rank} WORLD {tr.dist.world_size} LOCALBATCH {tr.batcher.global_batch // tr.dist.world_size} "
     f"HASH {h.hexdigest()}\n")
-torch.distributed.destroy_process_group()
+distributed.shutdown(tr.dist)  # barrier, then destroy the group

@@ -147,9 +147,12 @@ def _fit(model, cfg, data, run_dir: Path, *, resume: bool) -> int:
     if resume and trainer.step >= cfg.train.steps:
         say(f"run already at step {trainer.step} of {cfg.train.steps}; raise --train.steps to continue")
         return 0
+    from ..training import distributed
+
     try:
         trainer.fit()
     except TrainingInterrupted as e:
+        distributed.shutdown(trainer.dist, sync=False)
         name = signal.Signals(e.signum).name
         say(f"{name} at step {e.step}: checkpoint saved; continue with 'genlab train --resume {run_dir}'")
         if trainer.is_main:
@@ -164,4 +167,5 @@ def _fit(model, cfg, data, run_dir: Path, *, resume: bool) -> int:
         say(f"done: {cfg.train.steps} steps; weights in {run_dir / 'model.safetensors'}")
         from .report_cmd import after_training
         after_training(run_dir)
+    distributed.shutdown(trainer.dist)
     return 0

@@ -43,7 +43,9 @@ def wrap(net: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
     if not info.enabled or not any(p.requires_grad for p in net.parameters()):
         return net
     ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(net, device_ids=ids, broadcast_buffers=True)
+    # buffers (batch-norm statistics) are broadcast from rank 0 at every forward: DDP's default, left
+    # implicit because naming it (broadcast_buffers) is deprecated from torch 2.13 on
+    return nn.parallel.DistributedDataParallel(net, device_ids=ids)
 
 
 def unwrap(net: nn.Module) -> nn.Module:
@@ -80,6 +82,13 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def shutdown(info: DistInfo) -> None:
+def shutdown(info: DistInfo, *, sync: bool = True) -> None:
+    """End of a distributed run: wait for every rank (`sync`; skip it when some rank may not get here),
+    then destroy the process group while the interpreter is fully alive. Without the barrier a rank
+    that finishes first tears its group down while others still finish their last collectives; without
+    the destroy, gloo's worker threads are torn down during interpreter exit (seen as SIGABRT,
+    "terminate called without an active exception")."""
     if info.enabled and dist.is_initialized():
+        if sync:
+            dist.barrier()
         dist.destroy_process_group()
