@@ -13,6 +13,7 @@ from .errors import GenlabError
 from .models.base import DataInfo, GenerativeModel
 from .registry import MODELS
 from .training import checkpoint as ckpt
+from .training.trainer import check_group_lr
 
 
 def build_model(cfg: RunConfig, info: DataInfo) -> GenerativeModel:
@@ -26,10 +27,7 @@ def build_model(cfg: RunConfig, info: DataInfo) -> GenerativeModel:
             model.check_train(cfg.train)
         except ValueError as e:
             raise GenlabError(str(e)) from None
-    unknown = sorted(set(cfg.train.group_lr or {}) - set(model.param_groups()))
-    if unknown:  # checked here too (the Trainer checks it again) so that no run directory is written
-        raise GenlabError(f"train.group_lr names group(s) {unknown}; this model's groups are "
-                          f"{sorted(model.param_groups())}")
+    check_group_lr(cfg.train.group_lr, model.param_groups())  # before any run directory is written
     return model
 
 

@@ -32,6 +32,13 @@ class TrainingInterrupted(Exception):
         self.signum, self.step, self.run_dir = signum, step, run_dir
 
 
+def check_group_lr(group_lr: dict | None, groups) -> None:
+    """Every name in train.group_lr must be one of the model's optimiser groups."""
+    unknown = sorted(set(group_lr or {}) - set(groups))
+    if unknown:
+        raise GenlabError(f"train.group_lr names group(s) {unknown}; this model's groups are {sorted(groups)}")
+
+
 class Trainer:
     """Train `model` on `data` for `cfg.steps` steps, writing into `run_dir` (rank 0 only).
 
@@ -100,10 +107,7 @@ class Trainer:
 
     def _networks_per_group(self) -> dict[str, set[str]]:
         owner = {id(p): name for name, net in self.raw.items() for p in net.parameters()}
-        unknown = sorted(set(self.cfg.group_lr) - set(self.groups))
-        if unknown:
-            raise GenlabError(f"train.group_lr names group(s) {unknown}; this model's groups are "
-                              f"{sorted(self.groups)}")
+        check_group_lr(self.cfg.group_lr, self.groups)
         return {g: {owner[id(p)] for p in ps if id(p) in owner} for g, ps in self.groups.items()}
 
     # --- one step -----------------------------------------------------------------------------
