@@ -122,7 +122,7 @@ def compute(real: Tensor, fake: Tensor, fake_logits: Optional[Tensor], metrics: 
     """Metrics from feature matrices (real (N, D), fake (M, D)); see module docstring for the keys."""
     out: dict = {}
     if "fid" in metrics:
-        out["fid"] = F.fid(real, fake, real_stats=real_stats or None)
+        out["fid"] = F.fid(real, fake, real_stats=real_stats)
     if "kid" in metrics:
         out["kid_mean"], out["kid_std"] = F.kid(real, fake, generator=torch.Generator().manual_seed(seed))
     if "pr" in metrics:

@@ -90,8 +90,7 @@ class BlockA(nn.Module):
         self.tower_2 = _seq(pool=AvgPoolNoPad(), conv=ConvBN(c_in, pool_ch, 1))
         self.heads: ConvBN | None = None  # set by InceptionV3Pool.merge_heads()
 
-    def merge_heads(self) -> None:
-        self.heads = merge_convs([self.conv, self.tower.conv, self.tower_1.conv])
+    HEADS = ("conv", "tower.conv", "tower_1.conv")  # the 1x1 convs of the block input (merge_heads)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.heads is None:
@@ -132,8 +131,7 @@ class BlockC(nn.Module):
         self.tower_2 = _seq(pool=AvgPoolNoPad(), conv=ConvBN(c, 192, 1))
         self.heads: ConvBN | None = None
 
-    def merge_heads(self) -> None:
-        self.heads = merge_convs([self.conv, self.tower.conv, self.tower_1.conv])
+    HEADS = ("conv", "tower.conv", "tower_1.conv")  # the 1x1 convs of the block input (merge_heads)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.heads is None:
@@ -157,8 +155,7 @@ class BlockD(nn.Module):
                             conv_3=ConvBN(192, 192, 3, stride=2))
         self.heads: ConvBN | None = None
 
-    def merge_heads(self) -> None:
-        self.heads = merge_convs([self.tower.conv, self.tower_1.conv])
+    HEADS = ("tower.conv", "tower_1.conv")
 
     def forward(self, x: Tensor) -> Tensor:
         if self.heads is None:
@@ -186,8 +183,7 @@ class BlockE(nn.Module):
         self.tower_2_conv = ConvBN(c_in, 192, 1)
         self.heads: ConvBN | None = None
 
-    def merge_heads(self) -> None:
-        self.heads = merge_convs([self.conv, self.tower_conv, self.tower_1_conv])
+    HEADS = ("conv", "tower_conv", "tower_1_conv")
 
     def forward(self, x: Tensor) -> Tensor:
         if self.heads is None:
@@ -248,8 +244,8 @@ class InceptionV3Pool(nn.Module):
         """Fuse each block's parallel 1x1 convolutions of the block input into one (call after loading
         weights; the separate modules stay for loading and for the reference path)."""
         for m in self.modules():
-            if m is not self and hasattr(m, "merge_heads"):
-                m.merge_heads()
+            if hasattr(m, "HEADS"):
+                m.heads = merge_convs([m.get_submodule(name) for name in m.HEADS])
         return self
 
     @torch.no_grad()
