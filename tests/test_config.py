@@ -60,3 +60,32 @@ def test_dump_roundtrip():
     again = resolve(raw["model_name"], [{s: raw[s] for s in ("model", "train", "data")}])
     assert again == cfg
     assert isinstance(TrainConfig().betas, tuple)
+
+
+def _presets():
+    from genlab.cli.train import PRESET_DIR
+
+    return sorted(PRESET_DIR.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", _presets(), ids=lambda p: p.stem)
+def test_every_bundled_preset_resolves(path):
+    import genlab.components  # noqa: F401  (registers the models)
+
+    raw = read_yaml(path)
+    cfg = resolve(raw["model_name"], [raw])
+    assert cfg.data.name  # every preset names its data
+    for key, value in (raw.get("train") or {}).items():  # what the file says is what the run gets
+        got = getattr(cfg.train, key)
+        assert (list(got) if isinstance(got, tuple) else got) == value, key
+
+
+def test_model_train_defaults_sit_under_presets_and_overrides():
+    import genlab.components  # noqa: F401
+    from genlab.models.gans.gan import GAN
+
+    cfg = resolve("gan", [{"data": {"name": "ring8"}}])
+    assert cfg.train.lr == GAN.train_defaults["lr"] and cfg.train.steps == GAN.train_defaults["steps"]
+    cfg = resolve("gan", [{"train": {"steps": 7}}, {"train": {"group_lr": {"generator": 1e-4}}}])
+    assert cfg.train.steps == 7
+    assert cfg.train.group_lr == {**GAN.train_defaults["group_lr"], "generator": 1e-4}  # merged one level down
