@@ -187,6 +187,8 @@ def test_cli_train_sample_eval_on_ring8(tmp_path, capsys):
     import numpy as np
 
     assert np.load(tmp_path / "s.npy").shape == (16, 2)
+    assert main(["sample", str(run), "-n", "16", "--out", str(tmp_path / "s.png")]) == 0  # a scatter plot
+    assert (tmp_path / "s.png").stat().st_size > 1000
     assert main(["eval", str(run), "--n", "500"]) == 0
     out = capsys.readouterr().out
     assert "modes_covered:" in out and "modes_total: 8" in out and "hq_fraction:" in out
