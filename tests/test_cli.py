@@ -23,6 +23,8 @@ def test_help_and_list(capsys):
     assert code == 0 and "vae" in out and "fashion-mnist" in out and "ring8" in out
     code, out, _ = run(capsys, "train", "vae", "--help")
     assert code == 0 and "--model.latent_dim" in out and "--train.precision" in out
+    code, out, _ = run(capsys, "train", "dcgan", "--help")  # the model's own trainer defaults
+    assert code == 0 and "--train.lr=0.0002" in out and "--train.batch_size=64" in out
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def vae_run(tmp_path_factory):
 
 
 def test_train_writes_run_files(vae_run):
-    for f in ("config.yaml", "model.safetensors", "ema.safetensors" if False else "metrics.jsonl",
+    for f in ("config.yaml", "model.safetensors", "metrics.jsonl",
               "loss_curves.png", "data_info.json"):
         assert (vae_run / f).is_file(), f
     assert (vae_run / "checkpoints" / "latest.json").is_file()

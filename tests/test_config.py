@@ -89,3 +89,17 @@ def test_model_train_defaults_sit_under_presets_and_overrides():
     cfg = resolve("gan", [{"train": {"steps": 7}}, {"train": {"group_lr": {"generator": 1e-4}}}])
     assert cfg.train.steps == 7
     assert cfg.train.group_lr == {**GAN.train_defaults["group_lr"], "generator": 1e-4}  # merged one level down
+
+
+def test_per_loss_defaults_layer_under_what_is_given(monkeypatch):
+    import genlab.components  # noqa: F401
+    from genlab.models.gans.gan import GAN
+
+    monkeypatch.setattr(GAN, "loss_defaults", {"hinge": {"model": {"n_critic": 2}, "train": {"lr": 1e-4}}})
+    cfg = resolve("gan", [{"model": {"loss": "hinge"}}])
+    assert cfg.model.n_critic == 2 and cfg.train.lr == 1e-4
+    assert cfg.train.group_lr == GAN.train_defaults["group_lr"]  # the model's other defaults stay
+    cfg = resolve("gan", [{"model": {"loss": "hinge", "n_critic": 3}}, {"train": {"lr": 5e-4}}])
+    assert cfg.model.n_critic == 3 and cfg.train.lr == 5e-4  # given values win
+    cfg = resolve("gan", [{"model": {"loss": "lsgan"}}])  # other losses: the model's defaults
+    assert cfg.model.n_critic == 0 and cfg.train.lr == GAN.train_defaults["lr"]

@@ -42,7 +42,9 @@ def test_each_loss_steps_only_its_group(model, loss):
 
 
 def test_n_critic_and_loss_default():
-    assert [p.every for p in tiny_trainer("gan", model={"loss": "wgan-gp"}).model.phases(0)] == [1, 5]
+    assert [p.every for p in tiny_trainer("gan", model={"loss": "wgan"}).model.phases(0)] == [1, 5]
+    # gan's own per-loss default for wgan-gp (loss_defaults) replaces the loss's recommendation of 5
+    assert [p.every for p in tiny_trainer("gan", model={"loss": "wgan-gp"}).model.phases(0)] == [1, 2]
     assert [p.every for p in tiny_trainer("gan", model={"n_critic": 3}).model.phases(0)] == [1, 3]
     tr = tiny_trainer("gan", model={"n_critic": 2}, steps=4)
     seen = []

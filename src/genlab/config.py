@@ -277,9 +277,15 @@ def resolve(model_name: str, layers: list[dict[str, dict]]) -> RunConfig:
 
     entry = MODELS.entry(model_name)
     cls = entry.obj
-    merged = merge({"train": dict(getattr(cls, "train_defaults", {}))}, *layers)
+    given = merge(*layers)
     try:
-        model_cfg = build(entry.meta["config"], merged["model"], "model")
+        model_cfg = build(entry.meta["config"], given["model"], "model")
+        # the model's default layer may depend on its config (e.g. per-loss GAN settings); it sits under
+        # everything given, so the model config is rebuilt only if it adds model keys
+        defaults = cls.defaults_for(model_cfg) if hasattr(cls, "defaults_for") else {}
+        merged = merge(defaults, given)
+        if defaults.get("model"):
+            model_cfg = build(entry.meta["config"], merged["model"], "model")
         train_cfg = build(TrainConfig, merged["train"], "train")
         data_cfg = build(DataConfig, merged["data"], "data")
     except ValueError as e:

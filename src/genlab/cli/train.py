@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from ..config import DataConfig, TrainConfig, config_help, parse_overrides, read_yaml, resolve
+from ..config import DataConfig, TrainConfig, config_help, parse_overrides, read_yaml, resolve, to_dict
 from ..data import load_dataset, parse_spec
 from ..errors import GenlabError
 from ..registry import MODELS
@@ -32,17 +32,28 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run, accepts_overrides=True)
 
 
-def _help(model: str | None) -> int:
+def _help(model: str | None, overrides: dict) -> int:
     say("usage: genlab train MODEL --data NAME[:SPLIT] [--config FILE] [--out DIR] [--KEY=VALUE ...]\n"
         "       genlab train --resume RUN_DIR [--train.steps=N]\n")
     sections = [("train", TrainConfig), ("data", DataConfig)]
+    shown: dict[str, dict] = {}  # section -> the values a run of this model gets by default
     if model:
-        sections.insert(0, ("model", MODELS.entry(model).meta["config"]))
+        entry = MODELS.entry(model)
+        sections.insert(0, ("model", entry.meta["config"]))
+        # the model's own defaults (and those of --model.KEY=VALUE given with --help, e.g. a loss)
+        cfg = resolve(model, [{"model": overrides.get("model", {})}])
+        shown = {"model": to_dict(cfg.model), "train": to_dict(cfg.train)}
+        per_loss = getattr(entry.obj, "loss_defaults", {})
+        if per_loss:
+            say(f"defaults below are for --model.loss={cfg.model.loss}; {', '.join(per_loss)} have their own "
+                f"(genlab train {model} --model.loss=NAME --help)\n")
     else:
         say("models: " + ", ".join(MODELS) + "  ('genlab train MODEL --help' lists its keys)\n")
     for name, cls in sections:
         say(f"{name} keys:")
         for key, tp, default in config_help(cls):
+            if key in shown.get(name, {}):
+                default = repr(shown[name][key])
             say(f"  --{name}.{key}={default}   ({tp})")
     return 0
 
@@ -55,9 +66,9 @@ def _preset(path: str) -> dict:
 
 
 def run(args) -> int:
-    if args.help:
-        return _help(args.model)
     overrides = parse_overrides(args.overrides)
+    if args.help:
+        return _help(args.model, overrides)
     if args.resume:
         return _resume(args, overrides)
     layers = []

@@ -76,10 +76,18 @@ class GenerativeModel(nn.Module):
       encode(x) -> z, decode(z) -> x, reconstruct(x) -> x_hat, nll(x, ...) -> per-example nats,
       sample_latent(n, generator) -> z.
     Subclasses set `train_defaults` (e.g. {"lr": 2e-4, "betas": (0.5, 0.999)}) to change trainer
-    defaults for this model; explicit config values still win.
+    defaults for this model, or override `defaults_for` where defaults depend on the model config;
+    explicit config values (presets, CLI) still win.
     """
 
     train_defaults: dict = {}
+
+    @classmethod
+    def defaults_for(cls, config) -> dict[str, dict]:
+        """The lowest config layer of a run of this model with model config `config` (built from what
+        the user gave): {"train": {...}} and optionally {"model": {...}} defaults that `config.resolve`
+        puts under presets and CLI overrides. Default: {"train": train_defaults}."""
+        return {"train": dict(cls.train_defaults)}
 
     def __init__(self, config, data: DataInfo):
         super().__init__()

@@ -83,6 +83,9 @@ class AdversarialModel(GenerativeModel):
     """
 
     ema_default = ("generator",)
+    # per loss: {"model": {...}, "train": {...}} defaults replacing the model's for runs with that loss
+    # (one default set of hyperparameters per loss); presets and CLI values still win
+    loss_defaults: dict[str, dict[str, dict]] = {}
     pack = 1  # PacGAN degree m: D sees m samples per input (models whose D is built for m·d inputs set it)
     generator: nn.Module
     discriminator: nn.Module
@@ -93,6 +96,11 @@ class AdversarialModel(GenerativeModel):
         self.n_critic = config.n_critic or self.adv.n_critic
         self.control = (EquilibriumControl(gamma=config.began_gamma, lambda_k=config.began_lambda_k)
                         if self.adv.balance else None)
+
+    @classmethod
+    def defaults_for(cls, config) -> dict[str, dict]:
+        own = cls.loss_defaults.get(config.loss, {})
+        return {"model": dict(own.get("model", {})), "train": {**cls.train_defaults, **own.get("train", {})}}
 
     def _finish(self) -> None:
         if self.config.spectral_norm:

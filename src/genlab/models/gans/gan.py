@@ -67,6 +67,12 @@ class GAN(AdversarialModel):
     train_defaults = {"lr": 5e-3, "group_lr": {"discriminator": 3e-3}, "betas": (0.5, 0.9), "batch_size": 512,
                       "steps": 10000, "lr_schedule": "cosine", "warmup": 100, "ema": 0.999, "precision": "fp32",
                       "log_every": 100, "ckpt_every": 1000}
+    # Per loss (docs/benchmarks-gans.md §1): gradient penalties at λ = 10 keep D's slope near 1, too flat
+    # for the toys' narrow modes (3σ = 0.03 on ring8): WGAN-GP and DRAGAN samples stayed spread (≤ 5 % HQ
+    # on ring8). λ = 1 sharpens both; WGAN-GP with 2 critic steps per G step (5 left grid25 at 43 % HQ
+    # within 10,000 steps, 1 collapsed it).
+    loss_defaults = {"wgan-gp": {"model": {"penalty_weight": 1.0, "n_critic": 2}},
+                     "dragan": {"model": {"penalty_weight": 1.0}}}
 
     def __init__(self, config: GANConfig, data: DataInfo):
         super().__init__(config, data)
