@@ -7,7 +7,7 @@ FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
 # CPU build of torch: the pinned version is what this project is tested with; any torch>=2.2 works.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: install data demo test bench clean-venv
+.PHONY: install data demo demo-vae test bench clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ data:
 
 demo: install data
 	$(PY) scripts/demo.py
+
+demo-vae: install data
+	$(PY) scripts/demo.py --model vae
 
 test: install data
 	$(PY) -m pytest tests
