@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/eval_speed.py speed --extractor fmnist-classifier --n 10000
     .venv/bin/python benchmarks/eval_speed.py speed --extractor inception --n 1000 [--precision bf16]
     .venv/bin/python benchmarks/eval_speed.py table --extractor fmnist-classifier --n 10000
+    .venv/bin/python benchmarks/eval_speed.py table --extractor inception --rows train,noise0.1,blur1 --fake X.npz
     .venv/bin/python benchmarks/eval_speed.py bf16 --n 1000      # inception FID fp32 vs bf16, same images
     .venv/bin/python benchmarks/eval_speed.py inception --n 10000 --n-fp32 5000 --fake VAE.npz \
         --features-dir /tmp/incfeat      # the inception FID table, in bf16, plus the fp32 check
@@ -60,7 +61,13 @@ def speed(args, tmp: Path) -> None:
         print(f"| {args.extractor} ({args.precision}) | {args.n} | {label} | {dt:.1f} s | load {os.getloadavg()[0]:.1f} |", flush=True)
 
 
+TABLE_ROWS = ("train", "noise0.1", "noise0.3", "blur1", "blur2")
+
+
 def table(args, tmp: Path) -> None:
+    bad = [r for r in (args.rows.split(",") if args.rows else []) if r not in TABLE_ROWS]
+    if bad:  # before the real features, which take minutes with inception
+        raise SystemExit(f"error: unknown --rows entry {bad[0]!r}; expected some of {','.join(TABLE_ROWS)}")
     dev = torch.device("cpu")
     ext = features.build(args.extractor, dev)
     real = load_dataset("fashion-mnist:test").subset(args.n, seed=0).all()
@@ -68,9 +75,14 @@ def table(args, tmp: Path) -> None:
     base = _train_subset(args.n)
     g = torch.Generator().manual_seed(0)
     noise = torch.randn(base.shape, generator=g)
-    rows = {"train (real vs real floor)": base, "train + N(0, 0.1^2) pixel noise": (base + 0.1 * noise).clamp(0, 1),
-            "train + N(0, 0.3^2) pixel noise": (base + 0.3 * noise).clamp(0, 1),
-            "train, Gaussian blur sigma=1": _blur(base, 1.0), "train, Gaussian blur sigma=2": _blur(base, 2.0)}
+    made = {"train": lambda: base, "noise0.1": lambda: (base + 0.1 * noise).clamp(0, 1),
+            "noise0.3": lambda: (base + 0.3 * noise).clamp(0, 1),
+            "blur1": lambda: _blur(base, 1.0), "blur2": lambda: _blur(base, 2.0)}
+    labels = {"train": "train (real vs real floor)", "noise0.1": "train + N(0, 0.1^2) pixel noise",
+              "noise0.3": "train + N(0, 0.3^2) pixel noise", "blur1": "train, Gaussian blur sigma=1",
+              "blur2": "train, Gaussian blur sigma=2"}
+    wanted = args.rows.split(",") if args.rows else list(made)
+    rows = {labels[r]: made[r]() for r in wanted}
     if args.fake:
         rows[f"samples {args.fake}"] = load_any(args.fake).subset(args.n, seed=0).all()
     for label, x in rows.items():
@@ -144,6 +156,8 @@ def main() -> None:
                     help="speed: extractor precision passed to genlab eval")
     ap.add_argument("--n-fp32", type=int, default=5000, help="inception: images per side for fp32 vs bf16")
     ap.add_argument("--features-dir", default=None, help="inception: keep feature arrays here (resumable)")
+    ap.add_argument("--rows", default=None, help="table: comma-separated subset of train,noise0.1,noise0.3,"
+                    "blur1,blur2 (default: all)")
     ap.add_argument("--fake", default=None, help="table: also a folder/.npz of model samples (e.g. from genlab sample)")
     args = ap.parse_args()
     torch.set_num_threads(2)
