@@ -1,4 +1,4 @@
-"""`make demo`: train a DCGAN on Fashion-MNIST on CPU (about 3 minutes on 2 cores), then write a sample
+"""`make demo`: train a DCGAN on Fashion-MNIST on CPU (about 4 minutes on 2 cores), then write a sample
 grid, the loss curves and its evaluation — FID, KID, precision/recall and density/coverage of 10,000
 samples (EMA generator) against the 10,000 test images, in the fmnist-classifier's feature space —
 into a new run directory, which it prints.
