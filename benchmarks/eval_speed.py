@@ -61,7 +61,9 @@ def speed(args, tmp: Path) -> None:
         print(f"| {args.extractor} ({args.precision}) | {args.n} | {label} | {dt:.1f} s | load {os.getloadavg()[0]:.1f} |", flush=True)
 
 
-TABLE_ROWS = ("train", "noise0.1", "noise0.3", "blur1", "blur2")
+TABLE_ROWS = {"train": "train (real vs real floor)", "noise0.1": "train + N(0, 0.1^2) pixel noise",
+              "noise0.3": "train + N(0, 0.3^2) pixel noise", "blur1": "train, Gaussian blur sigma=1",
+              "blur2": "train, Gaussian blur sigma=2"}  # --rows name -> table label
 
 
 def table(args, tmp: Path) -> None:
@@ -78,11 +80,7 @@ def table(args, tmp: Path) -> None:
     made = {"train": lambda: base, "noise0.1": lambda: (base + 0.1 * noise).clamp(0, 1),
             "noise0.3": lambda: (base + 0.3 * noise).clamp(0, 1),
             "blur1": lambda: _blur(base, 1.0), "blur2": lambda: _blur(base, 2.0)}
-    labels = {"train": "train (real vs real floor)", "noise0.1": "train + N(0, 0.1^2) pixel noise",
-              "noise0.3": "train + N(0, 0.3^2) pixel noise", "blur1": "train, Gaussian blur sigma=1",
-              "blur2": "train, Gaussian blur sigma=2"}
-    wanted = args.rows.split(",") if args.rows else list(made)
-    rows = {labels[r]: made[r]() for r in wanted}
+    rows = {TABLE_ROWS[r]: made[r]() for r in (args.rows.split(",") if args.rows else TABLE_ROWS)}
     if args.fake:
         rows[f"samples {args.fake}"] = load_any(args.fake).subset(args.n, seed=0).all()
     for label, x in rows.items():

@@ -282,7 +282,7 @@ def resolve(model_name: str, layers: list[dict[str, dict]]) -> RunConfig:
         model_cfg = build(entry.meta["config"], given["model"], "model")
         # the model's default layer may depend on its config (e.g. per-loss GAN settings); it sits under
         # everything given, so the model config is rebuilt only if it adds model keys
-        defaults = cls.defaults_for(model_cfg) if hasattr(cls, "defaults_for") else {}
+        defaults = cls.defaults_for(model_cfg)
         merged = merge(defaults, given)
         if defaults.get("model"):
             model_cfg = build(entry.meta["config"], merged["model"], "model")
