@@ -40,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="comma-separated names to run (default: all)")
     ap.add_argument("--skip", default="", help="comma-separated names to leave out")
     args = ap.parse_args(argv)
-    names = [n for n in (args.only.split(",") if args.only else BENCHMARKS) if n]
-    unknown = [n for n in names + [n for n in args.skip.split(",") if n] if n not in BENCHMARKS]
+    names = [n for n in args.only.split(",") if n] or list(BENCHMARKS)
+    skip = [n for n in args.skip.split(",") if n]
+    unknown = [n for n in names + skip if n not in BENCHMARKS]
     if unknown:
         print(f"error: unknown benchmark {unknown[0]!r}; expected one of {', '.join(BENCHMARKS)}",
               file=sys.stderr)
@@ -50,7 +51,6 @@ def main(argv: list[str] | None = None) -> int:
         for n, (cmd, what) in BENCHMARKS.items():
             print(f"{n:9s} {what}\n          python benchmarks/{' '.join(cmd)}")
         return 0
-    skip = set(args.skip.split(","))
     failed = []
     for n in names:
         if n in skip:

@@ -99,8 +99,8 @@ class AdversarialModel(GenerativeModel):
 
     @classmethod
     def defaults_for(cls, config) -> dict[str, dict]:
-        own = cls.loss_defaults.get(config.loss, {})
-        return {"model": dict(own.get("model", {})), "train": {**cls.train_defaults, **own.get("train", {})}}
+        layer, own = super().defaults_for(config), cls.loss_defaults.get(config.loss, {})
+        return {"model": dict(own.get("model", {})), "train": {**layer["train"], **own.get("train", {})}}
 
     def _finish(self) -> None:
         if self.config.spectral_norm:
