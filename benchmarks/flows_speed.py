@@ -2,7 +2,7 @@
 architectures, on the same Fashion-MNIST batches, in the same process, interleaved round by round so
 that a shared, noisy machine slows both sides alike.
 
-    .venv/bin/python benchmarks/flows_speed.py --threads 1 [--hidden 32] [--glow-steps 4] [--batch 32]
+    .venv/bin/python benchmarks/flows_speed.py --threads 1 [--hidden 64] [--glow-steps 8] [--batch 32]
         [--steps 4] [--rounds 5] [--only glow|realnvp] [--nf-bf16]
 
 normflows is a dev-only benchmark dependency (`pip install --no-deps normflows`; it needs only torch
@@ -13,9 +13,11 @@ N(0, I) priors, Adam, one optimisation step per batch. Architectures (28×28×1)
 - RealNVP: scale 1 = 3 checkerboard couplings, squeeze, 3 channel couplings, factor-out; scale 2 =
   4 checkerboard couplings; ActNorm after every coupling on both sides.
 Coupling networks are the same shape on both sides: conv3×3 -> ReLU -> conv1×1 -> ReLU -> conv3×3.
-One difference remains in RealNVP: normflows' checkerboard coupling runs its network on the kept pixels
-packed into a (C, H, W/2) image, genlab's on the masked full-resolution image (the paper's form), so
-genlab does twice the convolution work in those 7 couplings; the RealNVP ratio is conservative.
+RealNVP's checkerboard couplings: normflows runs the network on the kept pixels packed into a (C, H, W/2)
+image; genlab's default runs it on the masked full-resolution image (the paper's form), twice the
+convolution work in those 7 couplings. The row "genlab bf16 packed" times genlab with
+`--model.checkerboard=packed`, the same layout as normflows (the like-for-like architecture).
+Defaults: hidden 64 and Glow K = 8, the models' own defaults (`genlab train glow|realnvp`).
 
 genlab is timed exactly as `genlab train realnvp|glow` trains by default: the config is resolved with
 the model's `train_defaults` (precision auto = bf16 autocast on this CPU, grad clipping, Adam foreach),
@@ -102,7 +104,9 @@ def step_nf(model, opt, x, g, bf16: bool = False) -> None:
     opt.step()
 
 
-def bench(name, model_cfg, theirs, data, args) -> None:
+def bench(name, model_cfg, theirs, data, args, variants: dict | None = None) -> None:
+    """Time genlab (default precision, fp32, and each `variants` label -> extra model keys) against
+    normflows' `theirs`, interleaved round by round."""
     g = torch.Generator().manual_seed(0)
     ours = genlab_trainer(name, model_cfg, data, args)
     ours32 = genlab_trainer(name, model_cfg, data, args, precision="fp32")
@@ -113,6 +117,9 @@ def bench(name, model_cfg, theirs, data, args) -> None:
         "genlab fp32": lambda x: step_ours(ours32, x, g),
         "normflows fp32": lambda x: step_nf(theirs, o2, x, g),
     }
+    for label, extra in (variants or {}).items():
+        trainer = genlab_trainer(name, {**model_cfg, **extra}, data, args)
+        runners[f"genlab {trainer.precision} {label}"] = lambda x, t=trainer: step_ours(t, x, g)
     if nf_bf16 is not None:
         o3 = torch.optim.Adam(nf_bf16.parameters(), 1e-3)
         runners["normflows bf16"] = lambda x: step_nf(nf_bf16, o3, x, g, True)
@@ -133,14 +140,14 @@ def bench(name, model_cfg, theirs, data, args) -> None:
     med = {k: statistics.median(v) for k, v in times.items()}
     ref = med["normflows fp32"]
     for k, v in med.items():
-        print(f"  {k:24s} {v * 1000:8.1f} ms/step  {args.batch / v:8.1f} samples/s  {ref / v:5.2f}x normflows fp32"
+        print(f"  {k:26s} {v * 1000:8.1f} ms/step  {args.batch / v:8.1f} samples/s  {ref / v:5.2f}x normflows fp32"
               f"  (rounds: {', '.join(f'{t * 1000:.1f}' for t in times[k])} ms)")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--hidden", type=int, default=32)
-    p.add_argument("--glow-steps", type=int, default=4)
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--glow-steps", type=int, default=8)
     p.add_argument("--steps", type=int, default=4, help="timed steps per round")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--rounds", type=int, default=5)
@@ -160,7 +167,7 @@ def main() -> None:
               normflows_glow(args.hidden, args.glow_steps), data, args)
     if args.only in (None, "realnvp"):
         bench("realnvp", {"hidden": args.hidden, "couplings": 3, "scales": 2}, normflows_realnvp(args.hidden),
-              data, args)
+              data, args, variants={"packed": {"checkerboard": "packed"}})
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from genlab.errors import GenlabError
 from genlab.metrics.likelihood import bits_per_dim
 from genlab.models.base import DataInfo
 from genlab.models.flows.glow import Glow, GlowConfig
@@ -59,6 +60,8 @@ def layers():
         "actnorm_invconv": perturb(ActNormInvConv(initialised_actnorm(), InvConv1x1(2, lu=False)), 0.1),
         "coupling_checker0": perturb(AffineCoupling(2, 8, mask="checkerboard", parity=0)),
         "coupling_checker1": perturb(AffineCoupling(2, 8, mask="checkerboard", parity=1)),
+        "coupling_packed0": perturb(AffineCoupling(2, 8, mask="packed", parity=0)),
+        "coupling_packed1": perturb(AffineCoupling(2, 8, mask="packed", parity=1)),
         "coupling_channel0": perturb(AffineCoupling(2, 8, mask="channel", parity=0)),
         "coupling_channel1": perturb(AffineCoupling(2, 8, mask="channel", parity=1)),
     }
@@ -74,6 +77,33 @@ def test_layer_inverse(name):
     y, _ = layer(x)
     assert torch.allclose(layer.inverse(y), x, atol=1e-5)
     assert not (name != "squeeze" and torch.allclose(y, x, atol=1e-3)), f"{name} is an identity"
+
+
+@pytest.mark.parametrize("parity", [0, 1])
+def test_packed_checkerboard_changes_the_same_pixels_and_packs_the_network_input(parity):
+    """mask='packed' transforms exactly the pixels with (i + j) % 2 == parity, keeps the others, and its
+    network sees the kept pixels as a (C, H, W/2) image."""
+    layer = perturb(AffineCoupling(2, 8, mask="packed", parity=parity)).eval()
+    seen = []
+    layer.net[0].register_forward_hook(lambda mod, inp, out: seen.append(inp[0].shape))
+    x = torch.randn(3, 2, 4, 6, generator=torch.Generator().manual_seed(5))
+    y, _ = layer(x)
+    assert seen == [torch.Size([3, 2, 4, 3])]
+    ii, jj = torch.meshgrid(torch.arange(4), torch.arange(6), indexing="ij")
+    change = ((ii + jj) % 2 == parity).expand_as(x)
+    assert torch.equal(y[~change], x[~change])
+    assert (y[change] - x[change]).abs().min() > 0
+    masked = AffineCoupling(2, 8, mask="checkerboard", parity=parity)
+    assert masked._checkerboard(x)[0].bool().expand_as(x).equal(change)
+
+
+def test_packed_checkerboard_rejects_odd_widths():
+    with pytest.raises(ValueError, match="even image width"):
+        AffineCoupling(1, 4, mask="packed", parity=0)(torch.randn(1, 1, 4, 5))
+    with pytest.raises(GenlabError, match="model.checkerboard=masked"):
+        RealNVP(RealNVPConfig(hidden=4, scales=3, checkerboard="packed"), DataInfo((1, 28, 28), 256))
+    with pytest.raises(ValueError, match="model.checkerboard"):
+        RealNVPConfig(checkerboard="diagonal")
 
 
 @pytest.mark.parametrize("name", LAYERS)
@@ -199,12 +229,14 @@ def flow_models():
     torch.manual_seed(0)
     return {
         "realnvp": perturb(RealNVP(RealNVPConfig(hidden=8, couplings=1), DataInfo((1, 4, 4), 17)), 0.05),
+        "realnvp_packed": perturb(RealNVP(RealNVPConfig(hidden=8, couplings=1, checkerboard="packed"),
+                                          DataInfo((1, 4, 4), 17)), 0.05),
         "glow": perturb(Glow(GlowConfig(hidden=8, steps=2, scales=2), DataInfo((1, 4, 4), 17)), 0.05),
         "glow_nolu": perturb(Glow(GlowConfig(hidden=8, steps=2, scales=1, lu=False), DataInfo((1, 4, 4), 17)), 0.05),
     }
 
 
-@pytest.mark.parametrize("name", ["realnvp", "glow", "glow_nolu"])
+@pytest.mark.parametrize("name", ["realnvp", "realnvp_packed", "glow", "glow_nolu"])
 def test_model_density_is_change_of_variables(name):
     """log p(y) = Σ log N(z_s) + log|det ∂z/∂y|, computed here by autograd through preprocess + flow."""
     model = flow_models()[name].eval()

@@ -201,16 +201,21 @@ class AffineTransform(torch.autograd.Function):
 class AffineCoupling(FlowLayer):
     """Affine coupling (RealNVP): with a binary mask b, x_a = b ⊙ x conditions the rest,
         y = x_a + (1 − b) ⊙ (x ⊙ exp(s(x_a)) + t(x_a)),   log|det| = Σ (1 − b) ⊙ s(x_a),
-    s = scale · tanh(raw) (bounded for stability). mask='checkerboard' alternates pixels by (i + j) parity;
-    mask='channel' splits channels in halves. `parity` picks which half is transformed.
+    s = scale · tanh(raw) (bounded for stability). mask='checkerboard' alternates pixels by (i + j) parity
+    and runs the network on the masked full-resolution image b ⊙ x (as in the RealNVP paper);
+    mask='packed' is the same partition with the network run on the kept pixels gathered into a
+    (C, H, W/2) image (each row keeps every other pixel, so odd rows are shifted by one pixel) and s, t
+    predicted for the changed pixels in the same packed layout — half the convolution work, a different
+    network (the layout of the `normflows` package; needs an even width); mask='channel' splits channels
+    in halves. `parity` picks which half is transformed.
     The network input is made channels_last (faster oneDNN convolutions on CPU, tensor cores on GPU);
     the affine maths after it is one fused op (`AffineTransform`) in float32.
     """
 
     def __init__(self, channels: int, hidden: int, *, mask: str, parity: int, kernel: int = 3):
         super().__init__()
-        if mask not in ("checkerboard", "channel"):
-            raise ValueError(f"mask={mask!r} is invalid; expected checkerboard or channel")
+        if mask not in ("checkerboard", "packed", "channel"):
+            raise ValueError(f"mask={mask!r} is invalid; expected checkerboard, packed or channel")
         if mask == "channel" and channels < 2:
             raise ValueError("a channel coupling needs at least 2 channels; squeeze first")
         self.mask_kind, self.parity = mask, parity
@@ -230,17 +235,36 @@ class AffineCoupling(FlowLayer):
             self._masks[key] = change, 1 - change
         return self._masks[key]
 
+    def _packed_rows(self, h: int, device: torch.device) -> Tensor:
+        """(1, 1, H, 1) bool: True on rows whose changed pixel is the first of each horizontal pair."""
+        key = ("packed", h, device)
+        if key not in self._masks:
+            rows = torch.arange(h, device=device).view(1, 1, h, 1)
+            self._masks[key] = (rows + self.parity) % 2 == 0  # (i + 2k) % 2 == parity  <=>  i % 2 == parity
+        return self._masks[key]
+
     def _split(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
         """(conditioning input, part to change, 0/1 mask of the changed part or None for channel masks)."""
         if self.mask_kind == "checkerboard":
             change, keep = self._checkerboard(x)
             return x * keep, x, change
+        if self.mask_kind == "packed":
+            if x.shape[3] % 2:
+                raise ValueError(f"a packed checkerboard coupling needs an even image width (got {x.shape[3]})")
+            first = self._packed_rows(x.shape[2], x.device)
+            pairs = x.unflatten(3, (-1, 2))  # (B, C, H, W/2, 2): horizontal pixel pairs
+            a, b = pairs[..., 0], pairs[..., 1]
+            return torch.where(first, b, a), torch.where(first, a, b), None
         xs = x.flip(1) if self.parity else x  # parity 1: condition on the other half
         return xs[:, :self.c_keep], xs[:, self.c_keep:], None
 
     def _merge(self, x_keep: Tensor, y_change: Tensor) -> Tensor:
         if self.mask_kind == "checkerboard":
             return y_change
+        if self.mask_kind == "packed":
+            first = self._packed_rows(y_change.shape[2], y_change.device)
+            pairs = torch.stack([torch.where(first, y_change, x_keep), torch.where(first, x_keep, y_change)], -1)
+            return pairs.flatten(3)
         y = torch.cat([x_keep, y_change], 1)  # (B, C, H, W) in the split order
         return y.flip(1) if self.parity else y
 

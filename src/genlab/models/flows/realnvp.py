@@ -3,7 +3,9 @@
 Coupling: y = b ⊙ x + (1 − b) ⊙ (x ⊙ exp(s(b ⊙ x)) + t(b ⊙ x)),  log|det| = Σ (1 − b) ⊙ s(b ⊙ x).
 Per scale (all but the last): 3 checkerboard couplings (alternating masks) -> squeeze -> 3 channel
 couplings (alternating halves) -> factor out half the channels; the last scale: 4 checkerboard
-couplings. Differences from the paper, for a small CPU budget: plain conv coupling networks instead of
+couplings. `checkerboard=packed` runs each checkerboard coupling's network on the kept pixels packed
+into a half-width image instead of the masked full image (half the convolution work; the layout of
+the normflows package); the default `masked` is the paper's. Differences from the paper, for a small CPU budget: plain conv coupling networks instead of
 ResNets, and ActNorm after each coupling in place of batch normalisation (a fixed function at test
 time). Vectors (toys) use `couplings` alternating channel couplings with 1×1 (= MLP) networks.
 See `multiscale.py` for dequantisation, the logit preprocessing and its Jacobian.
@@ -24,6 +26,7 @@ class RealNVPConfig:
     scales: int = 2  # images only (vectors: one scale)
     couplings: int = 3  # couplings per half-scale (vectors: total couplings = 2 * couplings)
     actnorm: bool = True
+    checkerboard: str = "masked"  # masked (the paper: network on b ⊙ x) | packed (kept pixels packed, as normflows)
     preprocess: str = "logit"  # logit (with its Jacobian in the density) | none (y − 0.5)
     alpha: float = 0.05  # logit(α + (1 − 2α) y)
     dequantization: str = "uniform"  # uniform | variational
@@ -33,6 +36,8 @@ class RealNVPConfig:
         check_flow_config(self)
         if self.couplings < 1:
             raise ValueError(f"model.couplings={self.couplings} is invalid; expected >= 1")
+        if self.checkerboard not in ("masked", "packed"):
+            raise ValueError(f"model.checkerboard={self.checkerboard!r} is invalid; expected masked or packed")
 
 
 def check_flow_config(cfg) -> None:
@@ -73,13 +78,18 @@ class RealNVP(FlowModel):
         if self.vector:
             return [[lay for i in range(2 * cfg.couplings) for lay in self._coupling(c, "channel", i % 2, 1)]]
         check_divisible("realnvp", h, w, cfg.scales - 1)
+        checker = "packed" if cfg.checkerboard == "packed" else "checkerboard"
+        if checker == "packed" and (w // 2 ** (cfg.scales - 1)) % 2:
+            raise GenlabError(f"realnvp with model.checkerboard=packed needs an even image width at every scale "
+                              f"(the last is {w // 2 ** (cfg.scales - 1)}); use model.checkerboard=masked "
+                              f"or fewer model.scales")
         scales = []
         for k in range(cfg.scales):
             if k == cfg.scales - 1:
                 last = range(cfg.couplings + 1)  # the last scale: one more checkerboard coupling
-                scales.append([lay for i in last for lay in self._coupling(c, "checkerboard", i % 2)])
+                scales.append([lay for i in last for lay in self._coupling(c, checker, i % 2)])
                 break
-            layers = [lay for i in range(cfg.couplings) for lay in self._coupling(c, "checkerboard", i % 2)]
+            layers = [lay for i in range(cfg.couplings) for lay in self._coupling(c, checker, i % 2)]
             layers.append(Squeeze())
             c *= 4
             layers += [lay for i in range(cfg.couplings) for lay in self._coupling(c, "channel", i % 2)]
