@@ -176,12 +176,29 @@ def test_inception_fast_paths_compute_the_same_network():
     assert torch.equal(unpacked, packed)
     rel16 = float((packed - b).abs().max() / b.abs().max())
     assert 1e-5 < rel16 < 0.1  # bf16 is measurably different from fp32, but not garbage
-    # the mixed copy used under --precision bf16: first conv and biases fp32, closer to fp32 than all-bf16
+    # the mixed copy used under --precision bf16: the stem and every bias fp32, closer to fp32 than all-bf16
     mixed = inception.bf16_copy(fast)
-    assert mixed.conv.conv.weight.dtype == torch.float32 and mixed.mixed_10.tower_mixed_conv.conv.bias.dtype == torch.float32
+    assert all(getattr(mixed, n).conv.weight.dtype == torch.float32 for n in inception.STEM)
+    assert mixed.mixed_10.tower_mixed_conv.conv.bias.dtype == torch.float32
+    assert mixed.mixed.conv.conv.weight.dtype == torch.bfloat16
     assert mixed.mixed_10.tower_mixed_conv.conv.weight.dtype == torch.bfloat16
     with torch.inference_mode():
         out = mixed(x).float()
     err_mixed = float((out - b).norm() / b.norm())
     err_all = float((packed.float() - b).norm() / b.norm())
     assert 1e-4 < err_mixed < 0.7 * err_all, (err_mixed, err_all)
+
+
+def test_bf16_variant_is_part_of_the_precision_protocol():
+    """Reference statistics cached with another bf16 variant of a network must not be reused: the variant
+    is in the protocol's precision field (and so in the cache key)."""
+    from types import SimpleNamespace
+
+    from genlab.metrics import quality
+    from genlab.metrics.extractors.inception import InceptionExtractor
+
+    assert quality.precision_of(SimpleNamespace(allow_bf16=False, bf16_variant="fp32 stem")) == "fp32"
+    assert quality.precision_of(SimpleNamespace(allow_bf16=True, bf16_variant="")) == "bf16"
+    assert InceptionExtractor.bf16_variant == "fp32 stem"
+    assert quality.precision_of(SimpleNamespace(allow_bf16=True, bf16_variant=InceptionExtractor.bf16_variant)) \
+        == "bf16 (fp32 stem)"

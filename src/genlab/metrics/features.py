@@ -35,6 +35,7 @@ class Extractor(abc.ABC):
     input_shape: Optional[tuple[int, int, int]] = None  # None: any size (resized in prepare)
     has_logits: bool = False
     allow_bf16: bool = False
+    bf16_variant: str = ""  # names what the bf16 path keeps in fp32; part of the protocol and cache key
     device: torch.device = torch.device("cpu")
 
     @abc.abstractmethod

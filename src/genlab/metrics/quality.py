@@ -42,7 +42,11 @@ def cache_dir() -> Path:
 
 
 def precision_of(ext: Extractor) -> str:
-    return "bf16" if ext.allow_bf16 else "fp32"
+    """'fp32', 'bf16', or 'bf16 (<variant>)' when the extractor's bf16 path keeps parts in fp32 — so
+    reference statistics cached by another variant of the network are not reused."""
+    if not ext.allow_bf16:
+        return "fp32"
+    return f"bf16 ({ext.bf16_variant})" if ext.bf16_variant else "bf16"
 
 
 def set_precision(ext: Extractor, precision: Optional[str]) -> None:
