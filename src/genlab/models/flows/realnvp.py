@@ -6,8 +6,8 @@ couplings (alternating halves) -> factor out half the channels; the last scale: 
 couplings. `checkerboard=packed` runs each checkerboard coupling's network on the kept pixels packed
 into a half-width image instead of the masked full image (half the convolution work; the layout of
 the normflows package); the default `masked` is the paper's. Differences from the paper, for a small
-CPU budget: plain conv coupling networks instead of ResNets, and ActNorm after each coupling in place of batch normalisation (a fixed function at test
-time). Vectors (toys) use `couplings` alternating channel couplings with 1×1 (= MLP) networks.
+CPU budget: plain conv coupling networks instead of ResNets, and ActNorm after each coupling in place
+of batch normalisation (a fixed function at test time). Vectors (toys) use `couplings` alternating channel couplings with 1×1 (= MLP) networks.
 See `multiscale.py` for dequantisation, the logit preprocessing and its Jacobian.
 """
 from __future__ import annotations
