@@ -7,7 +7,8 @@ couplings. `checkerboard=packed` runs each checkerboard coupling's network on th
 into a half-width image instead of the masked full image (half the convolution work; the layout of
 the normflows package); the default `masked` is the paper's. Differences from the paper, for a small
 CPU budget: plain conv coupling networks instead of ResNets, and ActNorm after each coupling in place
-of batch normalisation (a fixed function at test time). Vectors (toys) use `couplings` alternating channel couplings with 1×1 (= MLP) networks.
+of batch normalisation (a fixed function at test time). Vectors (toys) use `couplings` alternating
+channel couplings with 1×1 (= MLP) networks.
 See `multiscale.py` for dequantisation, the logit preprocessing and its Jacobian.
 """
 from __future__ import annotations
