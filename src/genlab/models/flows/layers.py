@@ -223,7 +223,8 @@ class AffineCoupling(FlowLayer):
         c_change = channels - self.c_keep if mask == "channel" else channels
         self.net = coupling_net(self.c_keep, 2 * c_change, hidden, kernel)
         self.scale = nn.Parameter(torch.ones(1, c_change, 1, 1))
-        self._masks: dict = {}  # (H, W, device) -> checkerboard masks (changed, kept), built once
+        self._masks: dict = {}  # built once per shape: (H, W, device) -> checkerboard masks (changed, kept);
+        # ("packed", H, device) -> packed-layout row selector
 
     def _checkerboard(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h, w = x.shape[2:]
