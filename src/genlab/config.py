@@ -27,6 +27,8 @@ class TrainConfig:
     group_lr: dict[str, float] = field(default_factory=dict)  # per-parameter-group lr (e.g. TTUR)
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
+    optimizer: str = "adam"  # adam | adamw | rmsprop | sgd (genlab list optimizers)
+    accumulate: int = 1  # gradient accumulation: micro-batches per optimiser step (batch_size split k ways)
     grad_clip: float = 0.0  # max global grad norm per group; 0 = off
     lr_schedule: str = "constant"  # constant | linear (to 0 at the last step) | cosine (to 0)
     warmup: int = 0  # linear warm-up steps before the schedule
@@ -65,6 +67,11 @@ class TrainConfig:
         _check(self.keep_checkpoints >= 1, "train.keep_checkpoints", self.keep_checkpoints, ">= 1")
         _check(self.on_nan in ("stop", "rollback"), "train.on_nan", self.on_nan, "stop or rollback")
         _check(self.sample_every >= 0, "train.sample_every", self.sample_every, ">= 0")
+        _check(self.accumulate >= 1 and self.batch_size % self.accumulate == 0, "train.accumulate",
+               self.accumulate, f"a positive divisor of train.batch_size={self.batch_size}")
+        from .registry import OPTIMIZERS
+        if OPTIMIZERS.entries():
+            _check(self.optimizer in OPTIMIZERS, "train.optimizer", self.optimizer, ", ".join(OPTIMIZERS))
 
 
 @dataclass

@@ -68,6 +68,7 @@ MODELS: Registry[type] = Registry("model")
 LOSSES: Registry[Any] = Registry("loss")
 DATASETS: Registry[Callable[..., Any]] = Registry("dataset")
 EXTRACTORS: Registry[Callable[..., Any]] = Registry("extractor")
+OPTIMIZERS: Registry[Callable[..., Any]] = Registry("optimizer")
 
 
 def register_model(name: str, *, config: type, family: str, help: str = "",

@@ -64,7 +64,7 @@ def run(args) -> int:
     out = out_path(args.out, args.force, (".png",))
     dev = device(args.device)
     r = load_run(args.run, device=dev, use_ema=not args.no_ema)
-    if not hasattr(r.model, "complete"):
+    if "complete" not in r.model.capabilities():
         raise GenlabError(f"model {r.config.model_name!r} cannot complete images; use a pixelcnn run")
     if not r.info.is_image:
         raise GenlabError("genlab complete works on image runs only")

@@ -62,7 +62,7 @@ def evaluate(model, data, *, n: int = 0, k: int = 100, batch: int = 250, seed: i
     caps = model.capabilities()
     sub = data.subset(n, seed=seed) if n else data
     g = torch.Generator(device).manual_seed(seed)
-    conv = getattr(model, "nll_convention", "discrete")
+    conv = model.nll_convention
     levels = data.levels
     sums = {"rec_mse": 0.0, "elbo": 0.0, "nll": 0.0}
     seen = 0
@@ -71,16 +71,16 @@ def evaluate(model, data, *, n: int = 0, k: int = 100, batch: int = 250, seed: i
         if "reconstruct" in caps:
             sums["rec_mse"] += (model.reconstruct(x).float() - x).pow(2).flatten(1).mean(1).sum().item()
         xin = dequantize(x, levels, g) if conv == "continuous" and levels else x
-        if hasattr(model, "elbo"):
+        if "elbo" in caps:
             sums["elbo"] += model.elbo(xin, generator=g).sum().item()
         if "nll" in caps:
-            sums["nll"] += model.nll(xin, generator=g, k=k).sum().item() if "k" in _params(model.nll) \
+            sums["nll"] += model.nll(xin, generator=g, k=k).sum().item() if "k" in model.nll_options \
                 else model.nll(xin, generator=g).sum().item()
     dims = data.info.dims
     out: dict = {}
     if "reconstruct" in caps:
         out["test_rec_mse_per_dim"] = sums["rec_mse"] / seen
-    if hasattr(model, "elbo"):
+    if "elbo" in caps:
         elbo = sums["elbo"] / seen
         out["test_elbo_nats"] = elbo
         bpd = bits_per_dim(-elbo, dims, conv, levels)
@@ -88,18 +88,13 @@ def evaluate(model, data, *, n: int = 0, k: int = 100, batch: int = 250, seed: i
             out["test_elbo_bpd"] = bpd
     if "nll" in caps:
         nll = sums["nll"] / seen
-        key = f"test_nll_iwae{k}" if "k" in _params(model.nll) else "test_nll"
+        key = f"test_nll_iwae{k}" if "k" in model.nll_options else "test_nll"
         out[f"{key}_nats"] = nll
         bpd = bits_per_dim(nll, dims, conv, levels)
         if bpd is not None:
             out[f"{key}_bpd"] = bpd
     out["protocol"] = {"split": f"{data.name}:{data.split}", "n": seen, "seed": seed,
-                       "importance_samples": k if "nll" in caps and "k" in _params(model.nll) else None,
+                       "importance_samples": k if "nll" in caps and "k" in model.nll_options else None,
                        "likelihood_convention": describe(conv, levels), "dims": dims}
     return out
 
-
-def _params(fn) -> set[str]:
-    import inspect
-
-    return set(inspect.signature(fn).parameters)

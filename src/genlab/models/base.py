@@ -13,21 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import GenlabError
-
-
-@dataclass
-class Batch:
-    """One training or evaluation batch.
-
-    x: data, (B, C, H, W) images scaled to [0, 1] or (B, D) vectors (see `DataInfo`).
-    y: integer labels (B,) or None.
-    generator: the trainer's noise stream on x's device; every random draw in a loss uses it so that
-        runs (and resumed runs) are reproducible without touching global RNG state.
-    """
-
-    x: Tensor
-    y: Optional[Tensor] = None
-    generator: Optional[torch.Generator] = None
+from ..fields import Batch, DataInfo, FieldSpec  # noqa: F401  (the contract types live in genlab.fields)
 
 
 @dataclass(frozen=True)
@@ -43,44 +29,51 @@ class Phase:
 
 
 @dataclass(frozen=True)
-class DataInfo:
-    """What a model needs to know about its data to build itself.
+class Panel:
+    """One column of a preview picture: `tensor` (n, ...) in model space of field `field`'s spec."""
 
-    shape: per-example shape, (C, H, W) for images or (D,) for vectors.
-    levels: number of discrete values per dimension for quantised data (256 for 8-bit images, 17 for
-        scikit-learn digits), None for continuous data. Data arrive scaled so that level k is k/(levels-1).
-    n_classes: number of labels, 0 if unlabelled.
-    """
+    title: str
+    tensor: Tensor
+    field: str = "x"
 
-    shape: tuple[int, ...]
-    levels: Optional[int] = None
-    n_classes: int = 0
 
-    @property
-    def is_image(self) -> bool:
-        return len(self.shape) == 3
-
-    @property
-    def dims(self) -> int:
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
+CAPABILITIES = ("encode", "decode", "reconstruct", "nll", "elbo", "complete", "sample_latent", "generate")
 
 
 class GenerativeModel(nn.Module):
     """Base class of every registered model.
 
-    Required: `networks`, `param_groups`, `phases`, `sample`.
-    Optional capabilities (return NotImplemented-free, discoverable via `capabilities()`):
-      encode(x) -> z, decode(z) -> x, reconstruct(x) -> x_hat, nll(x, ...) -> per-example nats,
-      sample_latent(n, generator) -> z.
+    Required: `networks`, `param_groups`, `phases`, and `sample` (unconditional models) or `generate`
+    (models that map an input batch to an output, `conditional = True`).
+
+    Declarations (class attributes, read by the trainer and the CLI, never probed with hasattr):
+      requires: field name -> accepted kinds (() = any kind) the data must provide; checked by
+          `check_data` before a run directory exists. Override `required_fields(config)` when it depends
+          on the config.
+      conditional: outputs need an input batch (`generate(batch)`); `sample(n)` is not available.
+      sample_conditions: fields `sample(n, cond={...})` accepts (e.g. ("y",) for class-conditional models).
+      provides: optional capabilities implemented (subset of CAPABILITIES): encode(x) -> z, decode(z) -> x,
+          reconstruct(x), nll(x, ...) per-example nats, elbo(x), complete(x, mask), sample_latent(n),
+          generate(batch). A contract test checks the declaration against the methods overridden.
+      nll_options: keyword options `nll` takes (("k",): importance samples).
+      nll_convention: 'discrete' | 'continuous' | 'bernoulli' (see metrics.likelihood).
+      ema_default: networks averaged by `train.ema` unless train.ema_networks names others.
     Subclasses set `train_defaults` (e.g. {"lr": 2e-4, "betas": (0.5, 0.999)}) to change trainer
     defaults for this model, or override `defaults_for` where defaults depend on the model config;
     explicit config values (presets, CLI) still win.
+
+    Spaces: models see and return *model space* (images in [0, 1], standardised physical fields); the
+    field's normaliser (in `data.fields`) maps back to data space and physical units.
     """
 
     train_defaults: dict = {}
+    requires: dict[str, tuple[str, ...]] = {"x": ()}
+    conditional: bool = False
+    sample_conditions: tuple[str, ...] = ()
+    provides: frozenset[str] = frozenset()
+    nll_options: tuple[str, ...] = ()
+    nll_convention: str = "discrete"
+    ema_default: tuple[str, ...] = ()
 
     @classmethod
     def defaults_for(cls, config) -> dict[str, dict]:
@@ -88,6 +81,26 @@ class GenerativeModel(nn.Module):
         the user gave): {"train": {...}} and optionally {"model": {...}} defaults that `config.resolve`
         puts under presets and CLI overrides. Default: {"train": train_defaults}."""
         return {"train": dict(cls.train_defaults)}
+
+    @classmethod
+    def required_fields(cls, config) -> dict[str, tuple[str, ...]]:
+        """Field name -> accepted kinds for a run with model config `config`. Default: `requires`."""
+        return dict(cls.requires)
+
+    @classmethod
+    def check_data(cls, config, info: DataInfo, *, model_name: str = "") -> None:
+        """Raise GenlabError if the data lack a field this model needs (before any run directory)."""
+        name = model_name or cls.__name__
+        for field, kinds in cls.required_fields(config).items():
+            spec = info.fields.get(field)
+            have = ", ".join(f"{k} ({v.kind})" for k, v in info.fields.items())
+            if spec is None:
+                raise GenlabError(f"model {name} needs a field {field!r}{' (' + '/'.join(kinds) + ')' if kinds else ''}"
+                                  f" but the data have only: {have}; choose a dataset that provides it "
+                                  "('genlab data info NAME' lists a dataset's fields)")
+            if kinds and spec.kind not in kinds:
+                raise GenlabError(f"model {name} needs field {field!r} of kind {'/'.join(kinds)}, but the "
+                                  f"data's {field!r} is {spec.kind}; choose a matching dataset")
 
     def __init__(self, config, data: DataInfo):
         super().__init__()
@@ -113,8 +126,18 @@ class GenerativeModel(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: Optional[torch.Generator] = None) -> Tensor:
-        """Draw n samples in data space (images in [0, 1])."""
+        """Draw n samples in model space (images in [0, 1])."""
+        if self.conditional:
+            raise GenlabError(f"model {type(self).__name__} maps an input to an output and cannot sample "
+                              "from nothing; give it inputs (e.g. genlab translate / superres / inpaint)")
         raise TypeError(f"{type(self).__name__} must define sample()")
+
+    def preview(self, batch: Optional[Batch], *, n: int, generator: Optional[torch.Generator] = None) -> list[Panel]:
+        """The columns of the run's preview picture. Default: n unconditional samples of `x`. Conditional
+        models override it (e.g. input | output | target from `batch`, the first examples of the data)."""
+        if self.conditional:
+            raise TypeError(f"{type(self).__name__} is conditional and must define preview()")
+        return [Panel("samples", self.sample(n, generator=generator), self.data.primary)]
 
     # --- helpers ------------------------------------------------------------------------------
     @property
@@ -126,16 +149,15 @@ class GenerativeModel(nn.Module):
         return torch.device("cpu")
 
     def capabilities(self) -> set[str]:
-        """Names of optional methods this model implements (used by the CLI, never by the trainer)."""
-        names = ("encode", "decode", "reconstruct", "nll", "sample_latent")
-        return {n for n in names if getattr(type(self), n, None) is not getattr(GenerativeModel, n, None)}
+        """The optional capabilities this model declares (`provides`)."""
+        return set(type(self).provides)
 
     def train_log(self) -> dict[str, Tensor]:
         """Extra detached scalars to log each step (e.g. a controller state). Default: none."""
         return {}
 
-    # Optional capabilities: the base versions exist only so `capabilities()` can tell them apart,
-    # and so asking a model for something it cannot do is a clear user error.
+    # Optional capabilities: the base versions exist so that asking a model for something it cannot do
+    # is a clear user error.
     def _cannot(self, what: str):
         raise GenlabError(f"model {type(self).__name__} cannot {what}; use a model that can "
                           f"(see 'genlab list models')")
@@ -152,8 +174,22 @@ class GenerativeModel(nn.Module):
     def nll(self, x: Tensor, *, generator: Optional[torch.Generator] = None, **kwargs) -> Tensor:
         self._cannot("compute a likelihood")
 
+    def elbo(self, x: Tensor, *, generator: Optional[torch.Generator] = None) -> Tensor:
+        self._cannot("compute an ELBO")
+
+    def complete(self, x: Tensor, mask: Tensor, *, generator: Optional[torch.Generator] = None) -> Tensor:
+        self._cannot("complete partly hidden images")
+
     def sample_latent(self, n: int, *, generator: Optional[torch.Generator] = None) -> Tensor:
         self._cannot("sample latents (it has no latent space)")
+
+    def generate(self, batch: Batch, *, generator: Optional[torch.Generator] = None) -> Tensor:
+        self._cannot("map an input batch to an output (it samples from nothing; use genlab sample)")
+
+
+def overridden_capabilities(cls: type) -> set[str]:
+    """Capabilities whose method `cls` overrides (used by the contract test against `provides`)."""
+    return {n for n in CAPABILITIES if getattr(cls, n) is not getattr(GenerativeModel, n)}
 
 
 def randn(shape, like: Tensor | None = None, *, generator: Optional[torch.Generator] = None,

@@ -53,8 +53,8 @@ def loss_curves(metrics_jsonl: Path, out: Path, title: str = "") -> Path:
 
 def scatter_2d(fake: Tensor, real: Tensor, out: Path, title: str = "", kde: bool = True) -> Path:
     """Real (grey) vs generated (red) points, with a KDE contour of the generated ones."""
-    f = fake.detach().float().cpu().numpy()
-    r = real.detach().float().cpu().numpy()
+    f = fake.detach().float().cpu().numpy()[:, :2]  # vectors with D > 2: their first two coordinates
+    r = real.detach().float().cpu().numpy()[:, :2]
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     if r.shape[1] == 1:
         ax.hist(r[:, 0], bins=80, density=True, alpha=0.4, color="grey", label="real")

@@ -29,6 +29,18 @@ def _fused_conv_relu():
 _FUSED = _fused_conv_relu()
 
 
+def _mkldnn_bf16() -> bool:
+    """oneDNN's bf16 convolutions need AVX-512 (BW/VL/DQ) or AVX-NE-CONVERT; CPUs without them (e.g. AMD
+    EPYC with AVX2 only) run bf16 through the plain ATen kernel instead."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+_FUSED_BF16 = _mkldnn_bf16()
+
+
 class ConvBN(nn.Module):
     """conv (no bias) + batch norm (folded into a bias) + ReLU.
 
@@ -45,13 +57,16 @@ class ConvBN(nn.Module):
         """Reorder the weight once into oneDNN's blocked layout (otherwise done at every call; 3-22 %
         of a bf16 conv's time here). The packed copy is valid for any input size."""
         c = self.conv
+        if c.weight.dtype == torch.bfloat16 and not _FUSED_BF16:
+            return  # the unfused bf16 path reads the plain weight
         self.packed = torch.ops.mkldnn._reorder_convolution_weight(
             c.weight.detach(), list(c.padding), list(c.stride), list(c.dilation), 1, list(input_shape))
 
     def forward(self, x: Tensor) -> Tensor:
         c = self.conv
         x = x.to(c.weight.dtype)  # a mixed-precision copy casts at its fp32/bf16 boundaries
-        if _FUSED is not None and x.device.type == "cpu" and not torch.is_grad_enabled():
+        if (_FUSED is not None and x.device.type == "cpu" and not torch.is_grad_enabled()
+                and (x.dtype != torch.bfloat16 or _FUSED_BF16)):
             w = self.packed if self.packed is not None else c.weight
             return _FUSED(x, w, c.bias, list(c.padding), list(c.stride), list(c.dilation), 1,
                           "relu", [], "")

@@ -35,6 +35,7 @@ class AEConfig:
                 tiny={"latent_dim": 4, "hidden": 16, "channels": 4})
 class Autoencoder(GenerativeModel):
     ema_default = ("encoder", "decoder")
+    provides = frozenset({"encode", "decode", "reconstruct", "sample_latent"})
 
     def __init__(self, config: AEConfig, data: DataInfo):
         super().__init__(config, data)

@@ -67,6 +67,8 @@ def resolve_likelihood(name: str, data: DataInfo) -> str:
                 tiny={"latent_dim": 4, "hidden": 16, "channels": 4})
 class VAE(GenerativeModel):
     ema_default = ("encoder", "decoder")
+    provides = frozenset({"encode", "decode", "reconstruct", "nll", "elbo", "sample_latent"})
+    nll_options = ("k",)
 
     def __init__(self, config: VAEConfig, data: DataInfo):
         super().__init__(config, data)

@@ -110,6 +110,7 @@ class MaskedStack(nn.Module):
 class PixelCNN(GenerativeModel):
     train_defaults = {"lr": 1e-3}
     nll_convention = "discrete"
+    provides = frozenset({"nll", "complete"})
 
     def __init__(self, config: PixelCNNConfig, data: DataInfo):
         super().__init__(config, data)

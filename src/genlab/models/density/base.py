@@ -98,6 +98,7 @@ class DensityBaseline(GenerativeModel):
 
     train_defaults = {"steps": 1, "batch_size": 1000, "lr": 1e-3}
     nll_convention = "continuous"
+    provides = frozenset({"nll"})
 
     def __init__(self, config, data: DataInfo):
         super().__init__(config, data)

@@ -77,6 +77,7 @@ class FlowModel(GenerativeModel):
     and say whether each scale starts with a squeeze (`squeezes(k)`), for the latent shapes."""
 
     train_defaults: ClassVar[dict] = {"lr": 1e-3, "grad_clip": 100.0}
+    provides = frozenset({"nll", "encode", "decode", "sample_latent"})
 
     def __init__(self, config, data: DataInfo):
         super().__init__(config, data)

@@ -83,6 +83,7 @@ class AdversarialModel(GenerativeModel):
     """
 
     ema_default = ("generator",)
+    provides = frozenset({"decode", "sample_latent"})
     # per loss: {"model": {...}, "train": {...}} defaults replacing the model's for runs with that loss
     # (one default set of hyperparameters per loss); presets and CLI values still win
     loss_defaults: dict[str, dict[str, dict]] = {}
