@@ -51,7 +51,9 @@ EXPECTED_G = {
 
 
 def test_registry_holds_the_eight_losses_with_their_needs():
-    assert set(LOSSES) == {"minimax", "nonsaturating", "wgan", "wgan-gp", "lsgan", "dragan", "began", "hinge"}
+    assert set(LOSSES) == {"minimax", "nonsaturating", "wgan", "wgan-gp", "lsgan", "dragan", "began", "hinge",
+                           "relativistic", "relativistic-average"}
+    assert {n for n in LOSSES if LOSSES[n].g_needs_real} == {"relativistic", "relativistic-average"}
     assert LOSSES["wgan"].clip == pytest.approx(0.01) and LOSSES["wgan"].n_critic == 5
     assert LOSSES["wgan-gp"].penalty is R.wgan_gp and LOSSES["wgan-gp"].clip == 0
     assert LOSSES["dragan"].penalty is R.dragan
@@ -59,6 +61,22 @@ def test_registry_holds_the_eight_losses_with_their_needs():
     assert not any(LOSSES[n].energy for n in LOSSES if n != "began")
     for name in LOSSES:
         assert "L_" in LOSSES[name].d.__doc__ and "L_G" in LOSSES[name].g.__doc__, name
+
+
+def test_relativistic_losses_match_hand_values():
+    """RSGAN on pairs (r_i, f_i); RaGAN against the other kind's mean critic value."""
+    pairs = list(zip(REAL, FAKE))
+    mr, mf = mean(REAL), mean(FAKE)
+    rs_d = mean(-math.log(sig(r - f)) for r, f in pairs)
+    rs_g = mean(-math.log(sig(f - r)) for r, f in pairs)
+    ra_d = mean(-math.log(sig(r - mf)) for r in REAL) + mean(-math.log(1 - sig(f - mr)) for f in FAKE)
+    ra_g = mean(-math.log(sig(f - mr)) for f in FAKE) + mean(-math.log(1 - sig(r - mf)) for r in REAL)
+    got = [LOSSES["relativistic"].d(t(REAL), t(FAKE)), LOSSES["relativistic"].g(t(FAKE), t(REAL)),
+           LOSSES["relativistic-average"].d(t(REAL), t(FAKE)), LOSSES["relativistic-average"].g(t(FAKE), t(REAL))]
+    for g, want in zip(got, [rs_d, rs_g, ra_d, ra_g]):
+        assert g.item() == pytest.approx(want, rel=1e-5, abs=1e-6)
+    # swapping the roles of real and fake turns the D loss into the G loss
+    assert LOSSES["relativistic"].d(t(FAKE), t(REAL)).item() == pytest.approx(rs_g, rel=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_D))

@@ -87,9 +87,20 @@ class DataConfig:
     n: Optional[int] = None  # toys: number of points
     dim: Optional[int] = None  # two-gaussians: 1 or 2
     limit: int = 0  # use only the first `limit` examples (0 = all); for quick runs
+    skip_bad: Optional[bool] = None  # image folders: skip unreadable files (with a warning) instead of failing
+    layout: Optional[str] = None  # arrays: auto | nchw | nhwc (axis order of 4-D arrays)
+    gaps: Optional[str] = None  # arrays: error | mask (NaNs become a validity mask field x_valid)
+    units: Optional[str] = None  # arrays: units of float fields (e.g. K, m/s)
+    pairs: Optional[str] = None  # folder-pairs: auto | dirs (A/ + B/) | ab | ba (side-by-side images)
+    var: Optional[str] = None  # netCDF datasets: variable name(s), e.g. sst or uwnd,vwnd
+    level: Optional[str] = None  # netCDF: level coordinate value (e.g. depth 100) or #index
+    region: Optional[tuple[float, float, float, float]] = None  # netCDF: lat0,lat1,lon0,lon1 box in degrees
+    res: Optional[int] = None  # etopo: resolution in arc-minutes (5, 20, 40, 60, 120)
+    scenario: Optional[str] = None  # na-air-temp: a1b or e1
 
     def options(self) -> dict:
-        keys = ("path", "size", "channels", "n", "dim")
+        keys = ("path", "size", "channels", "n", "dim", "skip_bad", "layout", "gaps", "units", "pairs",
+                "var", "level", "region", "res", "scenario")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 

@@ -20,6 +20,7 @@ def build_model(cfg: RunConfig, info: DataInfo) -> GenerativeModel:
     """Instantiate the model with initial weights drawn from `cfg.train.seed`, leaving the global
     RNG state as it was (the library never seeds global state)."""
     cls = MODELS[cfg.model_name]
+    cls.check_data(cfg.model, info, model_name=cfg.model_name)  # a missing field: refused before any file
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.train.seed)
         try:
@@ -31,12 +32,24 @@ def build_model(cfg: RunConfig, info: DataInfo) -> GenerativeModel:
     return model
 
 
+# dataset facts kept in data_info.json (for sampling, evaluation and writing outputs without the data)
+META_KEYS = ("classes", "offset", "range", "centres", "std", "coords", "source", "variable", "long_name",
+             "observed_fraction", "streams")
+
+
 def write_run_files(run_dir: Path, cfg: RunConfig, info: DataInfo, data_meta: dict) -> None:
     ckpt.atomic_write_text(run_dir / "config.yaml", cfg.dump())
     ckpt.atomic_write_text(run_dir / "data_info.json", json.dumps(
         {"shape": list(info.shape), "levels": info.levels, "n_classes": info.n_classes,
-         "classes": data_meta.get("classes"), "offset": data_meta.get("offset"),
-         "range": data_meta.get("range"), "centres": data_meta.get("centres"), "std": data_meta.get("std")}))
+         **{k: data_meta.get(k) for k in META_KEYS},
+         **info.to_dict()}, default=_plain))
+
+
+def _plain(v):
+    """JSON fallback for NumPy scalars/arrays in dataset meta."""
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    return str(v)
 
 
 def read_config(run_dir: Path) -> RunConfig:
@@ -49,8 +62,13 @@ def read_config(run_dir: Path) -> RunConfig:
 
 
 def read_data_info(run_dir: Path) -> tuple[DataInfo, dict]:
-    raw = json.loads((run_dir / "data_info.json").read_text())
-    info = DataInfo(tuple(raw["shape"]), raw.get("levels"), raw.get("n_classes", 0))
+    p = run_dir / "data_info.json"
+    try:
+        raw = json.loads(p.read_text())
+        info = DataInfo.from_dict(raw)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise GenlabError(f"{p} is missing or damaged ({type(e).__name__}); the run cannot be rebuilt "
+                          "without it") from None
     return info, raw
 
 

@@ -11,6 +11,7 @@ from ..errors import GenlabError
 from ..registry import MODELS
 from ..runs import build_model, read_config, write_run_files
 from ..training import Trainer, TrainingInterrupted
+from ..training.trainer import preflight
 from ..training import checkpoint as ckpt
 from .common import say
 
@@ -87,7 +88,8 @@ def run(args) -> int:
     if not cfg.data.name:
         raise GenlabError("name a dataset: --data NAME[:SPLIT] (see 'genlab list datasets')")
     data = _load(cfg.data)
-    model_obj = build_model(cfg, data.info)
+    model_obj = build_model(cfg, data.info)  # refuses missing fields and bad settings: no directory yet
+    preflight(model_obj, cfg.train, data, world_size=_dist(cfg.train.device)[1].world_size)
     run_dir = _make_run_dir(args.out, f"{model}-{cfg.data.name}", cfg.train.device)
     if run_dir is not None:
         write_run_files(run_dir, cfg, data.info, data.meta)
@@ -140,21 +142,34 @@ def _resume(args, overrides: dict) -> int:
     if bad or args.data or args.config:
         raise GenlabError(f"cannot change {', '.join(bad) or '--data/--config'} when resuming; only "
                           f"{', '.join('train.' + k for k in sorted(RESUMABLE))} may change")
+    latest = ckpt.latest_checkpoint(run_dir)
+    if latest is None:
+        raise GenlabError(f"run {run_dir} has no checkpoint to resume from; start a new run instead")
     if overrides["train"]:
         raw = cfg.to_dict()
         raw["train"].update(overrides["train"])
         cfg = resolve(cfg.model_name, [{s: raw[s] for s in ("model", "train", "data")}])
-        ckpt.atomic_write_text(run_dir / "config.yaml", cfg.dump())
-    if ckpt.latest_checkpoint(run_dir) is None:
-        raise GenlabError(f"run {run_dir} has no checkpoint to resume from; start a new run instead")
+    at = ckpt.checkpoint_step(latest)
+    if at >= cfg.train.steps:  # nothing to do: the run's files stay exactly as they are
+        say(f"run already at step {at} of {cfg.train.steps}; raise --train.steps to continue")
+        return 0
     data = _load(cfg.data)
     model_obj = build_model(cfg, data.info)
+    preflight(model_obj, cfg.train, data, world_size=_dist(cfg.train.device)[1].world_size)
+    new_text = cfg.dump()
+    if new_text != (run_dir / "config.yaml").read_text():  # written only when a resumable key changed
+        ckpt.atomic_write_text(run_dir / "config.yaml", new_text)
     say(f"resuming {run_dir}")
     return _fit(model_obj, cfg, data, run_dir, resume=True)
 
 
 def _fit(model, cfg, data, run_dir: Path, *, resume: bool) -> int:
-    trainer = Trainer(model, cfg.train, data, run_dir, resume=resume)
+    try:
+        trainer = Trainer(model, cfg.train, data, run_dir, resume=resume)
+    except BaseException:
+        if not resume:
+            ckpt.remove_stub(run_dir)  # a fresh run that never started leaves nothing behind
+        raise
     if resume and trainer.step >= cfg.train.steps:
         say(f"run already at step {trainer.step} of {cfg.train.steps}; raise --train.steps to continue")
         return 0

@@ -114,13 +114,38 @@ def began_update(k: Tensor, e_real: Tensor, e_fake: Tensor, *, gamma: float,
     return (k + lambda_k * balance).clamp(0.0, 1.0), lr + balance.abs()
 
 
+# --- relativistic (Jolicoeur-Martineau 2019) -------------------------------------------------------
+
+def d_relativistic(real: Tensor, fake: Tensor) -> Tensor:
+    """RSGAN: L_D = −E_(x, z)[log σ(C(x) − C(G(z)))]  (pairs of real and fake critic values)."""
+    return F.softplus(-(_f(real) - _f(fake))).mean()
+
+
+def g_relativistic(fake: Tensor, real: Tensor) -> Tensor:
+    """RSGAN: L_G = −E_(x, z)[log σ(C(G(z)) − C(x))]  (G also sees D's verdict on real data)."""
+    return F.softplus(-(_f(fake) - _f(real))).mean()
+
+
+def d_relativistic_average(real: Tensor, fake: Tensor) -> Tensor:
+    """RaGAN: L_D = −E_x[log σ(C(x) − E C(G(z)))] − E_z[log(1 − σ(C(G(z)) − E C(x)))]."""
+    r, f = _f(real), _f(fake)
+    return F.softplus(-(r - f.mean())).mean() + F.softplus(f - r.mean()).mean()
+
+
+def g_relativistic_average(fake: Tensor, real: Tensor) -> Tensor:
+    """RaGAN: L_G = −E_z[log σ(C(G(z)) − E C(x))] − E_x[log(1 − σ(C(x) − E C(G(z))))]."""
+    r, f = _f(real), _f(fake)
+    return F.softplus(-(f - r.mean())).mean() + F.softplus(r - f.mean()).mean()
+
+
 # --- the registry entries --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class AdversarialLoss:
     """A registered D/G pair and what it needs from the model.
 
-    d(real, fake[, real_label=][, k=]) and g(fake): scalar losses from D's per-example outputs.
+    d(real, fake[, real_label=][, k=]) and g(fake) — or g(fake, real) when `g_needs_real` (relativistic
+    losses) — scalar losses from D's per-example outputs.
     labels: d accepts `real_label` (one-sided label smoothing makes sense).
     penalty: regularizer(discriminator, real, fake, generator=) -> scalar, added as λ·penalty to L_D.
     clip: WGAN weight clipping: D's weights are projected to [−clip, clip] before every D update.
@@ -137,6 +162,7 @@ class AdversarialLoss:
     energy: bool = False
     balance: bool = False
     n_critic: int = 1
+    g_needs_real: bool = False
 
 
 LOSSES.register("minimax", AdversarialLoss(d_minimax, g_minimax, labels=True),
@@ -156,3 +182,8 @@ LOSSES.register("began", AdversarialLoss(d_began, g_began, energy=True, balance=
                 help="BEGAN: autoencoder D, L1 energies, k_t proportional control, M_global logged")
 LOSSES.register("hinge", AdversarialLoss(d_hinge, g_hinge),
                 help="hinge loss: D max(0, 1 -+ D), G -E D(G(z)) (SAGAN/BigGAN default)")
+LOSSES.register("relativistic", AdversarialLoss(d_relativistic, g_relativistic, g_needs_real=True),
+                help="RSGAN: D judges whether real data are more realistic than fakes; G sees both")
+LOSSES.register("relativistic-average", AdversarialLoss(d_relativistic_average, g_relativistic_average,
+                                                        g_needs_real=True),
+                help="RaGAN: each sample judged against the mean critic value of the other kind")

@@ -80,6 +80,50 @@ def new_run_dir(path: Path) -> Path:
     return path
 
 
+STUB_FILES = {"config.yaml", "data_info.json", "metrics.jsonl"}
+
+
+def remove_stub(run_dir: Optional[Path]) -> None:
+    """Remove a run directory that a failed start left with only the files written before step 0 (and an
+    empty metrics.jsonl); anything else in it means it is not a stub, and it is kept."""
+    if run_dir is None or not run_dir.is_dir():
+        return
+    entries = list(run_dir.iterdir())
+    if any(p.name not in STUB_FILES or not p.is_file() for p in entries):
+        return
+    if (run_dir / "metrics.jsonl").is_file() and (run_dir / "metrics.jsonl").stat().st_size:
+        return
+    for p in entries:
+        p.unlink()
+    run_dir.rmdir()
+
+
+def checkpoint_step(path: Path) -> int:
+    """The step of a checkpoint directory `step-NNNNNNNN`."""
+    return int(path.name.split("-")[1])
+
+
+def trim_metrics(path: Path, step: int) -> int:
+    """Drop records after `step` from metrics.jsonl (they belong to steps that a resumed run redoes);
+    atomic. Returns how many records were dropped."""
+    if not path.is_file():
+        return 0
+    keep, dropped = [], 0
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            dropped += 1  # a line cut by a kill
+            continue
+        if isinstance(rec, dict) and isinstance(rec.get("step"), int) and rec["step"] > step:
+            dropped += 1
+            continue
+        keep.append(line)
+    if dropped:
+        atomic_write_text(path, "".join(line + "\n" for line in keep))
+    return dropped
+
+
 def next_run_dir(root: Path, stem: str) -> Path:
     """runs/<stem>-<n> with the smallest n not yet used."""
     root.mkdir(parents=True, exist_ok=True)

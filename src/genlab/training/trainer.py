@@ -40,6 +40,22 @@ def check_group_lr(group_lr: dict | None, groups) -> None:
         raise GenlabError(f"train.group_lr names group(s) {unknown}; this model's groups are {sorted(groups)}")
 
 
+def preflight(model: GenerativeModel, cfg: TrainConfig, data, *, world_size: int = 1) -> None:
+    """The checks the Trainer would make at start-up, made before a run directory exists."""
+    from ..registry import OPTIMIZERS
+
+    OPTIMIZERS.entry(cfg.optimizer)
+    check_group_lr(cfg.group_lr, model.param_groups())
+    names = list(model.networks())
+    unknown = [n for n in (cfg.ema_networks or ()) if n not in names]
+    if unknown:
+        raise GenlabError(f"train.ema_networks names {unknown}, but this model's networks are {names}")
+    data.batcher(cfg.batch_size, seed=cfg.seed, world_size=world_size)  # batch size vs data size
+    if cfg.accumulate > 1 and (cfg.batch_size // world_size) % cfg.accumulate:
+        raise GenlabError(f"train.accumulate={cfg.accumulate} must divide the per-process batch "
+                          f"{cfg.batch_size // world_size}; choose a divisor")
+
+
 class Trainer:
     """Train `model` on `data` for `cfg.steps` steps, writing into `run_dir` (rank 0 only).
 
@@ -90,6 +106,8 @@ class Trainer:
         self.real_preview = real_preview
         if resume:
             self._load(ckpt.latest_checkpoint(run_dir) if run_dir else None)
+            if run_dir is not None and self.is_main:
+                ckpt.trim_metrics(run_dir / "metrics.jsonl", self.step)  # no repeated steps after a kill
         self.log = RunLogger(run_dir, total_steps=cfg.steps, enabled=self.is_main, progress=cfg.progress,
                              tensorboard=cfg.tensorboard)
         self._signal: Optional[int] = None

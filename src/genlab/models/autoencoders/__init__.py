@@ -1,2 +1,2 @@
-"""Autoencoders: deterministic (ae) and variational (vae)."""
-from . import ae, vae  # noqa: F401
+"""Autoencoders: deterministic (ae), variational (vae) and conditional variational (cvae)."""
+from . import ae, vae, cvae  # noqa: F401

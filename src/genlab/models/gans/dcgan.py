@@ -71,8 +71,14 @@ def _down(c_in: int, c_out: int, norm: str) -> list[nn.Module]:
             nn.LeakyReLU(0.2, True)]
 
 
-def dcgan_networks(cfg: DCGANConfig, channels: int, size: int, norm: str) -> tuple[nn.Module, nn.Module]:
-    """The Radford et al. G and D for `size` px (G: (B, latent) -> (B, C, size, size) in [−1, 1])."""
+def _out(bounded: bool) -> nn.Module:
+    return nn.Tanh() if bounded else nn.Identity()  # physical fields: a linear output in standardised units
+
+
+def dcgan_networks(cfg: DCGANConfig, channels: int, size: int, norm: str, *,
+                   bounded: bool = True) -> tuple[nn.Module, nn.Module]:
+    """The Radford et al. G and D for `size` px (G: (B, latent) -> (B, C, size, size) in [−1, 1], or
+    unbounded for physical fields)."""
     plan = downsample_plan(size)
     if not plan:
         raise GenlabError(f"dcgan needs images whose side halves at least once (got {size} px); use "
@@ -83,7 +89,7 @@ def dcgan_networks(cfg: DCGANConfig, channels: int, size: int, norm: str) -> tup
                                  _Unflatten(widths[0], s), nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
     for a, b in zip(widths[:-1], widths[1:]):
         g_layers += _up(a, b)
-    g_layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
+    g_layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), _out(bounded)]
     d_layers: list[nn.Module] = [nn.Conv2d(channels, cfg.d_channels, 4, 2, 1), nn.LeakyReLU(0.2, True)]
     c = cfg.d_channels
     for _ in range(n - 1):
@@ -93,7 +99,8 @@ def dcgan_networks(cfg: DCGANConfig, channels: int, size: int, norm: str) -> tup
     return nn.Sequential(*g_layers), nn.Sequential(*d_layers)
 
 
-def infogan_networks(cfg: DCGANConfig, channels: int, size: int, norm: str) -> tuple[nn.Module, nn.Module]:
+def infogan_networks(cfg: DCGANConfig, channels: int, size: int, norm: str, *,
+                     bounded: bool = True) -> tuple[nn.Module, nn.Module]:
     """Lucic et al.'s MNIST-family G and D (compare_gan v1 'infogan'), for sides divisible by 4."""
     if size % 4:
         raise GenlabError(f"model.arch=infogan needs an image side divisible by 4 (got {size} px); use "
@@ -102,7 +109,7 @@ def infogan_networks(cfg: DCGANConfig, channels: int, size: int, norm: str) -> t
     generator = nn.Sequential(
         nn.Linear(cfg.latent_dim, 1024, bias=False), nn.BatchNorm1d(1024), nn.ReLU(True),
         nn.Linear(1024, 128 * s * s, bias=False), nn.BatchNorm1d(128 * s * s), nn.ReLU(True),
-        _Unflatten(128, s), *_up(128, 64), nn.ConvTranspose2d(64, channels, 4, 2, 1), nn.Tanh())
+        _Unflatten(128, s), *_up(128, 64), nn.ConvTranspose2d(64, channels, 4, 2, 1), _out(bounded))
     discriminator = nn.Sequential(
         nn.Conv2d(channels, 64, 4, 2, 1), nn.LeakyReLU(0.2, True), *_down(64, 128, norm),
         nn.Flatten(), nn.Linear(128 * s * s, 1024), *_norm(norm, 1024, False),  # (B, 128*s*s)
@@ -122,6 +129,8 @@ class DCGAN(AdversarialModel):
     train_defaults = {"lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 64, "steps": 5000,
                       "log_every": 100, "ckpt_every": 1000, "channels_last": True}
 
+    requires = {"x": ("image", "field")}
+
     def __init__(self, config: DCGANConfig, data: DataInfo):
         super().__init__(config, data)
         if not data.is_image or data.shape[1] != data.shape[2]:
@@ -131,7 +140,7 @@ class DCGAN(AdversarialModel):
         norm = self.config.d_norm
         if norm == "auto":
             norm = "none" if self.adv.penalty is not None else "batch"
-        self.generator, discriminator = ARCHS[config.arch](config, channels, size, norm)
+        self.generator, discriminator = ARCHS[config.arch](config, channels, size, norm, bounded=data.bounded)
         tricks.dcgan_init_(self.generator)
         if self.adv.energy:
             discriminator = began.conv_autoencoder(channels, size, code=config.ae_code,

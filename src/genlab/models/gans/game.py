@@ -120,11 +120,26 @@ class AdversarialModel(GenerativeModel):
                 Phase("generator", partial(self.g_loss, step=step), every=self.n_critic)]
 
     # --- spaces -------------------------------------------------------------------------------
+    @property
+    def _unit_range(self) -> bool:
+        """Bounded images: G works on [−1, 1] (tanh) and maps to model space [0, 1]; physical fields and
+        vectors are used as they are (standardised by the data's normaliser)."""
+        return self.data.is_image and self.data.bounded
+
     def to_model(self, x: Tensor) -> Tensor:
-        return x * 2.0 - 1.0 if self.data.is_image else x
+        return x * 2.0 - 1.0 if self._unit_range else x
 
     def to_data(self, y: Tensor) -> Tensor:
-        return ((y.float() + 1.0) / 2.0).clamp(0.0, 1.0) if self.data.is_image else y.float()
+        return ((y.float() + 1.0) / 2.0).clamp(0.0, 1.0) if self._unit_range else y.float()
+
+    def discriminate(self, x: Tensor, batch: Batch) -> Tensor:
+        """D's verdict on G-space inputs x (B, ...) of this batch. Conditional models override it to feed
+        D what it conditions on (cat(A, B) for pix2pix, labels for a projection discriminator)."""
+        return self.discriminator(x)
+
+    def generate_fake(self, n: int, batch: Batch) -> Tensor:
+        """n fakes in G space for this batch (conditional models read their inputs from `batch`)."""
+        return self.generator(self.sample_latent(n, generator=batch.generator))
 
     def check_train(self, train) -> None:
         if self.pack > train.batch_size:
@@ -155,14 +170,14 @@ class AdversarialModel(GenerativeModel):
             tricks.clip_weights_(self.discriminator, adv.clip)
         real = self.to_model(batch.x)
         with torch.no_grad():
-            fake = self.generator(self.sample_latent(real.shape[0], generator=g)).view(real.shape)
+            fake = self.generate_fake(real.shape[0], batch).view(real.shape)
         real, fake = tricks.flip_labels(real, fake.to(real.dtype), cfg.label_flip, generator=g)
         real, fake = self._noisy(real, step, g), self._noisy(fake, step, g)
         real, fake = tricks.pack(real, self.pack), tricks.pack(fake, self.pack)  # (B/m, m·d, ...)
         # Separate passes, as in DCGAN: with batch norm in D a mixed real+fake batch would give D batch
         # statistics that the G phase (fakes only) never sees, so D's verdicts would not transfer.
-        out_real = self.discriminator(real).float().reshape(-1)  # (B, 1) or (B,) -> (B,)
-        out_fake = self.discriminator(fake).float().reshape(-1)
+        out_real = self.discriminate(real, batch).float().reshape(-1)  # (B, 1) or (B,) -> (B,)
+        out_fake = self.discriminate(fake, batch).float().reshape(-1)
         kw: dict = {}
         if adv.labels:
             kw["real_label"] = 1.0 - cfg.label_smoothing
@@ -171,7 +186,7 @@ class AdversarialModel(GenerativeModel):
         loss = adv.d(out_real, out_fake, **kw)
         logs = {"d_real": out_real.mean().detach(), "d_fake": out_fake.mean().detach()}
         if adv.penalty is not None and cfg.penalty_weight > 0:
-            pen = adv.penalty(self.discriminator, real, fake, generator=g)
+            pen = adv.penalty(lambda v: self.discriminate(v, batch), real, fake, generator=g)
             loss = loss + cfg.penalty_weight * pen
             logs["penalty"] = pen.detach()
         if self.control is not None:
@@ -181,7 +196,10 @@ class AdversarialModel(GenerativeModel):
     def g_loss(self, batch: Batch, *, step: int = 0) -> dict:
         """L_G of the configured loss on fresh z; D is frozen by the trainer (no D gradients)."""
         n = batch.x.shape[0]
-        fake = self.generator(self.sample_latent(n, generator=batch.generator))
+        fake = self.generate_fake(n, batch)
         fake = self._noisy(fake.view(n, *self.data.shape), step, batch.generator)  # (B, ...) data shape
-        out = self.discriminator(tricks.pack(fake, self.pack)).float()  # (B/m, 1) or (B/m,)
+        out = self.discriminate(tricks.pack(fake, self.pack), batch).float()  # (B/m, 1) or (B/m,)
+        if self.adv.g_needs_real:  # relativistic losses: G's loss also depends on D(x)
+            real = tricks.pack(self._noisy(self.to_model(batch.x), step, batch.generator), self.pack)
+            return {"loss": self.adv.g(out, self.discriminate(real, batch).float()), "d_fake_g": out.mean().detach()}
         return {"loss": self.adv.g(out), "d_fake_g": out.mean().detach()}

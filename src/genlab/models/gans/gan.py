@@ -47,12 +47,13 @@ def _leaky():
 class _ImageHead(nn.Module):
     """(B, D) -> (B, C, H, W) in [−1, 1]: the MLP generator's output for image data."""
 
-    def __init__(self, shape: tuple[int, ...]):
+    def __init__(self, shape: tuple[int, ...], bounded: bool = True):
         super().__init__()
-        self.shape = shape
+        self.shape, self.bounded = shape, bounded
 
     def forward(self, h):
-        return h.tanh().view(h.shape[0], *self.shape)  # (B, D) -> (B, C, H, W)
+        h = h.tanh() if self.bounded else h  # physical fields: linear output
+        return h.view(h.shape[0], *self.shape)  # (B, D) -> (B, C, H, W)
 
 
 @register_model("gan", config=GANConfig, family="adversarial",
@@ -79,7 +80,7 @@ class GAN(AdversarialModel):
         dims = data.dims
         self.pack = config.pack
         g = MLP(config.latent_dim, dims, config.g_hidden, config.depth, act=nn.ReLU)
-        self.generator = nn.Sequential(g, _ImageHead(data.shape)) if data.is_image else g
+        self.generator = nn.Sequential(g, _ImageHead(data.shape, data.bounded)) if data.is_image else g
         if self.adv.energy:
             self.discriminator = began.mlp_autoencoder(dims * self.pack, code=config.ae_code,
                                                        hidden=config.d_hidden, depth=config.depth)
