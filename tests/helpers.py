@@ -29,9 +29,10 @@ def tiny_data(cfg: RunConfig):
     return d.subset(cfg.data.limit) if cfg.data.limit else d
 
 
-def tiny_trainer(name: str, run_dir: Optional[Path] = None, **kw) -> Trainer:
+def tiny_trainer(name: str, run_dir: Optional[Path] = None, *, dataset=None, **kw) -> Trainer:
+    """A Trainer for `name` with its tiny config, on its test data (or on `dataset`, a built dataset)."""
     cfg = tiny_config(name, **kw)
-    data = tiny_data(cfg)
+    data = dataset if dataset is not None else tiny_data(cfg)
     model = build_model(cfg, data.info)
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)

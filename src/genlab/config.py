@@ -87,6 +87,7 @@ class DataConfig:
     n: Optional[int] = None  # toys: number of points
     dim: Optional[int] = None  # two-gaussians: 1 or 2
     limit: int = 0  # use only the first `limit` examples (0 = all); for quick runs
+    derive: Optional[str] = None  # derived fields per batch, e.g. mask:strokes,lowres:4 (data/derive.py)
     skip_bad: Optional[bool] = None  # image folders: skip unreadable files (with a warning) instead of failing
     layout: Optional[str] = None  # arrays: auto | nchw | nhwc (axis order of 4-D arrays)
     gaps: Optional[str] = None  # arrays: error | mask (NaNs become a validity mask field x_valid)
@@ -100,7 +101,7 @@ class DataConfig:
 
     def options(self) -> dict:
         keys = ("path", "size", "channels", "n", "dim", "skip_bad", "layout", "gaps", "units", "pairs",
-                "var", "level", "region", "res", "scenario")
+                "var", "level", "region", "res", "scenario", "derive")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 

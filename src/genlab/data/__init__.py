@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import GenlabError
 from ..registry import DATASETS
 from .base import ArrayDataset, IndexBatcher  # noqa: F401
-from . import arrays, digits, fashion_mnist, folder, toys  # noqa: F401  (register datasets)
+from . import arrays, digits, fashion_mnist, folder, pairs, photos, toys  # noqa: F401  (register datasets)
 from . import climate  # noqa: F401  (netCDF datasets; xarray is imported only when one is loaded)
 
 
@@ -30,11 +30,16 @@ def load_dataset(spec: str, split: str | None = None, **options: Any) -> ArrayDa
         raise GenlabError(f"dataset {name!r} has no split {spec_split!r}; choose one of: {', '.join(splits)}")
     accepted = entry.meta.get("options", ())
     given = {k: v for k, v in options.items() if v is not None}
+    derive = given.pop("derive", None)
     bad = sorted(set(given) - set(accepted))
     if bad:
         raise GenlabError(f"dataset {name!r} does not take option(s) {', '.join('data.' + b for b in bad)}"
                           f"; it takes: {', '.join('data.' + a for a in accepted) or 'none'}")
-    return entry.obj(spec_split, **given)
+    data = entry.obj(spec_split, **given)
+    if derive:
+        from .derive import with_derived
+        data = with_derived(data, str(derive))
+    return data
 
 
 def load_any(spec: str, *, size: int | None = None, channels: int | None = None) -> ArrayDataset:

@@ -17,11 +17,12 @@ navy-winds  FNOC monthly surface winds Jan 1982 .. Dec 1992 (132 x 73 x 144, 2.5
 etopo       ETOPO relief of the Earth's surface in m (METERS; etopo5: meters), data.res = 5, 20, 40, 60
             (default) or 120 arc-minutes: 2161 x 4320, 540 x 1080, 270 x 540, 180 x 360, 90 x 180, periodic,
             complete. One field; data.size=S cuts S x S tiles (test = the eastern 20 % of tile columns).
-na-air-temp Met Office HadCM3-type annual-mean 1.5 m air temperature over North America (iris sample data),
-            K, 1860..2099 (240 x 37 x 49, 1.25° x 1.875°, 15..60°N, 225..315°E), complete; data.scenario =
-            a1b (default) or e1 (identical to A1B up to 1999). Test = the last 48 years (2052..2099).
-ostia       OSTIA monthly sea-surface (foundation) temperature, K, Apr 2006 .. Sep 2010 (54 x 18 x 432, 5°S..
-            4.4°N, 0.83°, periodic); land is a fixed gap (observed 0.736). Test = the last 11 months.
+na-air-temp Met Office Unified Model (6.05) annual-mean 1.5 m air temperature over North America (iris
+            sample data), K, 1860..2099 (240 x 37 x 49, 1.25° x 1.875°, 15..60°N, 225..315°E), complete;
+            data.scenario = a1b (default) or e1 (identical to A1B up to 1999). Test = the last 48 years
+            (2052..2099).
+ostia       OSTIA monthly sea-surface temperature (surface_temperature), K, Apr 2006 .. Sep 2010 (54 x 18 x
+            432, 5°S..4.4°N, 0.83°, periodic); land is a fixed gap (observed 0.736). Test = the last 11 months.
 netcdf      any gridded variable of a netCDF file: data.path=FILE data.var=NAME (data.level, data.region).
 """
 from __future__ import annotations
@@ -45,22 +46,30 @@ COMMON = ("path", "region", "size")
 
 def ferret_file(name: str, path: Optional[str] = None) -> Path:
     """A ferret-datasets file (or the user's `data.path`), with a one-line error if it is absent."""
-    p = Path(path) if path else FERRET_DIR / name
+    if path:
+        return _given(path, name)
+    p = FERRET_DIR / name
     if not p.is_file():
         raise GenlabError(f"{p} not found: it is part of the Debian package ferret-datasets; {FERRET_HOW}")
+    return p
+
+
+def _given(path: str, name: str) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise GenlabError(f"data.path={path} not found; give an existing copy of {name}")
     return p
 
 
 def iris_file(name: str, path: Optional[str] = None) -> Path:
     """An iris-sample-data file (or the user's `data.path`), with a one-line error if it is absent."""
     if path:
-        p = Path(path)
-    else:
-        try:
-            import iris_sample_data
-        except ImportError:
-            raise GenlabError(f"{name} comes with the Python package iris-sample-data; {IRIS_HOW}") from None
-        p = Path(os.path.dirname(iris_sample_data.__file__)) / "sample_data" / name
+        return _given(path, name)
+    try:
+        import iris_sample_data
+    except ImportError:
+        raise GenlabError(f"{name} comes with the Python package iris-sample-data; {IRIS_HOW}") from None
+    p = Path(os.path.dirname(iris_sample_data.__file__)) / "sample_data" / name
     if not p.is_file():
         raise GenlabError(f"{p} not found (iris-sample-data); {IRIS_HOW}")
     return p

@@ -196,9 +196,8 @@ def _region_index(lat, lon, region) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     if lat is None or lon is None:
         raise GenlabError("data.region needs latitude/longitude coordinates, which this variable lacks")
     try:
-        if isinstance(region, str):
-            region = [float(v) for v in region.strip("[]() ").split(",")]
-        lat0, lat1, lon0, lon1 = (float(v) for v in region)
+        box = [float(v) for v in region.strip("[]() ").split(",")] if isinstance(region, str) else region
+        lat0, lat1, lon0, lon1 = (float(v) for v in box)
     except (TypeError, ValueError):
         raise GenlabError(f"data.region={region!r} is invalid; give lat0,lat1,lon0,lon1 in degrees") from None
     lo, hi = min(lat0, lat1), max(lat0, lat1)
@@ -319,6 +318,47 @@ def load_netcdf(path: str | Path, var: str, *, split: str = "train", time_split:
     """
     if split not in SPLITS:
         raise GenlabError(f"split {split!r} is not one of {', '.join(SPLITS)}")
+    if size is not None and (isinstance(size, bool) or int(size) != size or size < 1):
+        raise GenlabError(f"data.size={size!r} must be a positive number of grid points per tile side")
+    f = _read_file(path, var, level)
+    x, lat, lon, dropped, box = _crop(f["x"], f["lat"], f["lon"], region)
+    periodic = _wraps(lon)
+    valid = np.isfinite(x)  # (T, C, H, W)
+    has_gaps = not bool(valid.all())
+    x, valid, train_x, train_v, steps, tiles, rule = _examples(x, valid, f["n_steps"], split, time_split, size)
+    if len(x) == 0:
+        raise GenlabError(f"no {size}x{size} tile of {path} in split {split!r} has an observed value; "
+                          "use a smaller data.size or another region")
+    names, units = f["names"], f["units"]
+    norm = _standardiser(train_x, train_v, units, f"{path}:{'/'.join(names)}")
+    x = np.where(valid, x, np.asarray(norm.offset, np.float32)[None, :, None, None]).astype(np.float32)
+    c, h, w = x.shape[1:]
+    wraps = (2,) if periodic and w == len(lon) else ()  # a tile does not wrap around
+    spec = FieldSpec((c, h, w), "field", normalizer=norm, periodic=wraps, valid="x_valid" if has_gaps else None,
+                     channels=tuple(names))
+    tensors, specs = {"x": torch.from_numpy(np.ascontiguousarray(x))}, {"x": spec}
+    if has_gaps:
+        tensors["x_valid"] = torch.from_numpy(np.ascontiguousarray(valid.astype(np.uint8)))
+        specs["x_valid"] = FieldSpec((c, h, w), "mask", periodic=wraps, channels=tuple(names))
+    t = f["time"]
+    order = None if lat is None else "south_to_north" if len(lat) < 2 or lat[-1] > lat[0] else "north_to_south"
+    coords = {  # values None: the file has no coordinate variable for that dim
+        "lat": {"name": f["dims"]["Y"], "values": None if lat is None else lat.tolist(), "units": f["lat_units"],
+                "order": order},
+        "lon": {"name": f["dims"]["X"], "values": None if lon is None else lon.tolist(), "units": f["lon_units"],
+                "periodic": periodic, "dropped_duplicate": dropped},
+        "time": None if t is None else {**t, "values": [t["values"][i] for i in steps], "index": steps.tolist(),
+                                        "iso": None if t["iso"] is None else [t["iso"][i] for i in steps]},
+        "level": f["level"], "tiles": None if tiles is None else {"size": int(size), "origin": tiles.tolist()},
+    }
+    info = {"source": str(path), "variable": ",".join(names), "long_name": ",".join(f["long_names"]),
+            "units": units, "observed_fraction": float(valid.mean()), "split_rule": rule, "region": box,
+            "coords": coords, **(meta or {})}
+    return FieldDataset(name, split, tensors, specs, meta=info)
+
+
+def _read_file(path, var: str, level) -> dict:
+    """The variables' values (T, C, H, W) with NaN gaps, their coordinates and attributes."""
     ds = open_dataset(path)
     try:
         names = _find_vars(ds, var, path)
@@ -328,61 +368,37 @@ def load_netcdf(path: str | Path, var: str, *, split: str = "train", time_split:
                 raise GenlabError(f"variables {names[0]} and {v} of {path} are not on the same grid; load one")
         level_i, level_meta = _select_level(ds, axes["Z"], level)
         x = _read(ds, names, axes, level_i)  # (T, C, H, W)
-        lat, lon = _coord(ds, axes["Y"]), _coord(ds, axes["X"])
         n_steps = x.shape[0] if axes["T"] is not None else 1
         attrs = [dict(ds[v].attrs) for v in names]
-        dims = {"lat": axes["Y"], "lon": axes["X"], "time": axes["T"]}
-        lat_units = str(ds[axes["Y"]].attrs.get("units", "")) if axes["Y"] in ds.variables else ""
-        lon_units = str(ds[axes["X"]].attrs.get("units", "")) if axes["X"] in ds.variables else ""
-        time_all = _time_info(ds, axes["T"], np.arange(n_steps))
+        units = [str(a.get("units", "")) for a in attrs]
+
+        def cunits(d):
+            return str(ds[d].attrs.get("units", "")) if d in ds.variables else ""
+
+        return {"names": names, "dims": axes, "x": x, "n_steps": n_steps, "level": level_meta,
+                "lat": _coord(ds, axes["Y"]), "lon": _coord(ds, axes["X"]),
+                "lat_units": cunits(axes["Y"]), "lon_units": cunits(axes["X"]),
+                "time": _time_info(ds, axes["T"], np.arange(n_steps)),
+                "units": units[0] if len({u.lower() for u in units}) == 1 else ",".join(units),
+                "long_names": [str(a.get("long_name") or a.get("standard_name") or v) for a, v in zip(attrs, names)]}
     finally:
         ds.close()
 
+
+def _crop(x: np.ndarray, lat, lon, region):
+    """Drop a repeated wrap-around longitude column, then keep the region's box (if any).
+
+    Returns x (T, C, H, W), lat, lon, whether a column was dropped, and the box as a list (or None).
+    """
     dropped = False
     if lon is not None and len(lon) > 3 and abs(lon[-1] - lon[0] - 360.0) < 1e-3 and \
             np.array_equal(x[..., 0], x[..., -1], equal_nan=True):
-        x, lon, dropped = x[..., :-1], lon[:-1], True  # a repeated wrap-around column
+        x, lon, dropped = x[..., :-1], lon[:-1], True
+    box = None
     if region is not None:
-        rows, cols, lon, region = _region_index(lat, lon, region)
-        x, lat = x[:, :, rows][..., cols], lat[rows]
-    periodic = _wraps(lon)
-    valid = np.isfinite(x)  # (T, C, H, W)
-    has_gaps = not bool(valid.all())
-    units_list = [str(a.get("units", "")) for a in attrs]
-    units = units_list[0] if len(set(u.lower() for u in units_list)) == 1 else ",".join(units_list)
-
-    x, valid, train_x, train_v, steps, tiles, rule = _examples(x, valid, n_steps, split, time_split, size)
-    if len(x) == 0:
-        raise GenlabError(f"no {size}x{size} tile of {path} in split {split!r} has an observed value; "
-                          "use a smaller data.size or another region")
-    norm = _standardiser(train_x, train_v, units, f"{path}:{'/'.join(names)}")
-
-    x = np.where(valid, x, np.asarray(norm.offset, np.float32)[None, :, None, None]).astype(np.float32)
-    c, h, w = x.shape[1:]
-    periodic_x = periodic and lon is not None and w == len(lon)  # a tile does not wrap around
-    spec = FieldSpec((c, h, w), "field", normalizer=norm, periodic=(2,) if periodic_x else (),
-                     valid="x_valid" if has_gaps else None, channels=tuple(names))
-    tensors, specs = {"x": torch.from_numpy(np.ascontiguousarray(x))}, {"x": spec}
-    if has_gaps:
-        tensors["x_valid"] = torch.from_numpy(np.ascontiguousarray(valid.astype(np.uint8)))
-        specs["x_valid"] = FieldSpec((c, h, w), "mask", periodic=spec.periodic, channels=tuple(names))
-    time_meta = None if time_all is None else {
-        **time_all, "values": [time_all["values"][i] for i in steps],
-        "iso": None if time_all["iso"] is None else [time_all["iso"][i] for i in steps],
-        "index": [int(i) for i in steps]}
-    coords = {
-        "lat": None if lat is None else {"name": dims["lat"], "values": lat.tolist(), "units": lat_units,
-                                         "order": _order(lat)},
-        "lon": None if lon is None else {"name": dims["lon"], "values": lon.tolist(), "units": lon_units,
-                                         "periodic": periodic, "dropped_duplicate": dropped},
-        "time": time_meta, "level": level_meta,
-        "tiles": None if tiles is None else {"size": int(size), "origin": tiles.tolist()},
-    }
-    long_names = [str(a.get("long_name") or a.get("standard_name") or v) for a, v in zip(attrs, names)]
-    info = {"source": str(path), "variable": ",".join(names), "long_name": ",".join(long_names),
-            "units": units, "observed_fraction": float(valid.mean()), "split_rule": rule,
-            "region": region, "coords": coords, **(meta or {})}
-    return FieldDataset(name, split, tensors, specs, meta=info)
+        rows, cols, lon, box = _region_index(lat, lon, region)
+        x, lat = x[:, :, rows][..., cols], lat[rows]  # (T, C, h, w)
+    return x, lat, lon, dropped, box
 
 
 def _examples(x: np.ndarray, valid: np.ndarray, n_steps: int, split: str, time_split, size: Optional[int]):
@@ -421,10 +437,6 @@ def _examples(x: np.ndarray, valid: np.ndarray, n_steps: int, split: str, time_s
     return xt[sel], vt[sel], xt[tr], vt[tr], steps, origin, rule
 
 
-def _order(lat: np.ndarray) -> str:
-    return "south_to_north" if len(lat) < 2 or lat[-1] > lat[0] else "north_to_south"
-
-
 # --- writing ----------------------------------------------------------------------------------------
 
 def write_netcdf(path: str | Path, arrays: Mapping[str, Any], meta: Mapping[str, Any], *,
@@ -456,7 +468,7 @@ def write_netcdf(path: str | Path, arrays: Mapping[str, Any], meta: Mapping[str,
     n, _, h, w = next(iter(data.values())).shape
     if any(a.shape[0] != n or a.shape[2:] != (h, w) for a in data.values()):
         raise GenlabError(f"arrays to write have different shapes: {({k: a.shape for k, a in data.items()})}")
-    grid, axis_dims = _grid(xr, coords, n, h, w, time)
+    grid, axis_dims = _out_grid(xr, coords, n, h, w, time)
     out = xr.Dataset(coords=grid)
     for name, a in data.items():
         u = units.get(name) if isinstance(units, Mapping) else units
@@ -492,10 +504,11 @@ def _numpy(a: Any, name: str) -> np.ndarray:
     return a
 
 
-def _grid(xr, coords: dict, n: int, h: int, w: int, time: Optional[bool]) -> tuple[dict, tuple[str, ...]]:
+def _out_grid(xr, coords: dict, n: int, h: int, w: int, time: Optional[bool]) -> tuple[dict, tuple[str, ...]]:
     """Coordinate variables and the dims (example, lat, lon) for arrays of n x h x w."""
     lat, lon, t, lev, tiles = (coords.get(k) for k in ("lat", "lon", "time", "level", "tiles"))
-    lat_name, lon_name = (lat or {}).get("name", "lat"), (lon or {}).get("name", "lon")
+    lat_name, lon_name = (lat or {}).get("name") or "lat", (lon or {}).get("name") or "lon"
+    lat_v, lon_v = (lat or {}).get("values"), (lon or {}).get("values")
     grid: dict = {}
     if lev and lev.get("value") is not None:
         grid[lev["name"]] = xr.Variable((), lev["value"], {"units": lev.get("units", ""),
@@ -505,10 +518,10 @@ def _grid(xr, coords: dict, n: int, h: int, w: int, time: Optional[bool]) -> tup
         attrs = {"units": t.get("units", "")} | ({"calendar": t["calendar"]} if t.get("calendar") else {})
         return xr.Variable((dim,), np.asarray(values, np.float64), attrs)
 
-    if tiles and h == w == tiles["size"] and lat and lon:
+    if tiles and h == w == tiles["size"]:
         origin = np.asarray(tiles["origin"], np.int64)
-        if len(origin) == n and time is not False:  # the dataset's own tiles: 2-D coordinates
-            la, lo = np.asarray(lat["values"]), np.asarray(lon["values"])
+        if len(origin) == n and time is not False and lat_v is not None and lon_v is not None:
+            la, lo = np.asarray(lat_v), np.asarray(lon_v)  # the dataset's own tiles: 2-D coordinates
             rows = origin[:, 1:2] + np.arange(h)  # (N, S)
             cols = origin[:, 2:3] + np.arange(w)  # (N, S)
             grid[lat_name] = xr.Variable(("sample", "tile_row"), la[rows], {"units": lat.get("units", "")})
@@ -516,11 +529,13 @@ def _grid(xr, coords: dict, n: int, h: int, w: int, time: Optional[bool]) -> tup
             if t:
                 grid[t["name"]] = tcoord("sample", np.asarray(t["values"])[origin[:, 0]])
         return grid, ("sample", "tile_row", "tile_col")
-    if not lat or not lon or len(lat["values"]) != h or len(lon["values"]) != w:
-        have = f"{len(lat['values'])} x {len(lon['values'])}" if lat and lon else "no lat/lon grid"
-        raise GenlabError(f"arrays of {h} x {w} do not fit the dataset's grid ({have}); write arrays of its shape")
-    grid[lat_name] = xr.Variable((lat_name,), np.asarray(lat["values"]), {"units": lat.get("units", "")})
-    grid[lon_name] = xr.Variable((lon_name,), np.asarray(lon["values"]), {"units": lon.get("units", "")})
+    for c, vals, k, name in ((lat, lat_v, h, lat_name), (lon, lon_v, w, lon_name)):
+        if vals is None:  # a grid without coordinate values (e.g. curvilinear): plain dims
+            continue
+        if len(vals) != k:
+            raise GenlabError(f"arrays of {h} x {w} do not fit the dataset's grid ({len(lat_v or ())} x "
+                              f"{len(lon_v or ())}); write arrays of its shape")
+        grid[name] = xr.Variable((name,), np.asarray(vals), {"units": c.get("units", "")})
     if t and len(t["values"]) == n and time is not False:
         grid[t["name"]] = tcoord(t["name"], t["values"])
         return grid, (t["name"], lat_name, lon_name)

@@ -93,7 +93,7 @@ def field_figure(cols, specs, out: Path, *, masks: dict, title: str = "", rows: 
             ax.set_yticks([])
             if i == 0:
                 ax.set_title(name, fontsize=8)
-        if im is not None and not (spec.kind == "image"):
+        if im is not None and spec.kind not in ("image", "mask"):
             label = (spec.channels[0] if spec.channels else field) + (f" [{spec.units}]" if spec.units else "")
             cb = fig.colorbar(im, ax=list(axes[:, j]), shrink=0.8, pad=0.02)
             cb.set_label(label, fontsize=8)
