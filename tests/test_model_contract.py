@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from genlab.errors import GenlabError
 from genlab.registry import MODELS
 from genlab.runs import load_run
 
@@ -33,15 +34,28 @@ def test_each_phase_moves_only_its_group(name):
                 assert p.grad is None, f"{name}: frozen group {g} received a gradient in phase {phase.group}"
 
 
+def draw(model, data, seed: int):
+    """What the model makes: n = 4 unconditional samples, or outputs for the data's first 4 inputs."""
+    g = torch.Generator().manual_seed(seed)
+    if model.conditional:
+        return model.generate(data.preview_batch(4), generator=g)
+    return model.sample(4, generator=g)
+
+
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_sample_changes_nothing_and_is_seeded(name):
     tr = tiny_trainer(name)
     model = tr.model.eval()
     before = state(model)
-    a = model.sample(4, generator=torch.Generator().manual_seed(3))
-    b = model.sample(4, generator=torch.Generator().manual_seed(3))
+    a = draw(model, tr.data, 3)
+    b = draw(model, tr.data, 3)
     assert torch.equal(a, b)
-    assert a.shape == (4, *tr.data.info.shape)
+    if model.conditional:
+        assert a.shape[0] == 4
+        with pytest.raises(GenlabError):
+            model.sample(4, generator=torch.Generator().manual_seed(3))
+    else:
+        assert a.shape == (4, *tr.data.info.shape)
     assert torch.isfinite(a).all()
     for k, v in state(model).items():
         assert torch.equal(before[k], v), f"{name}: sample() changed {k}"
@@ -67,8 +81,8 @@ def test_save_load_identical_outputs(name, tmp_path):
     tr.fit()
     loaded = load_run(tmp_path / "run", use_ema=False)
     tr.model.eval()
-    a = tr.model.sample(4, generator=torch.Generator().manual_seed(0))
-    b = loaded.model.sample(4, generator=torch.Generator().manual_seed(0))
+    a = draw(tr.model, tr.data, 0)
+    b = draw(loaded.model, tr.data, 0)
     assert torch.equal(a, b)
     for k, v in loaded.model.state_dict().items():
         assert torch.equal(v, tr.model_state()[k])

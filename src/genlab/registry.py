@@ -72,11 +72,14 @@ OPTIMIZERS: Registry[Callable[..., Any]] = Registry("optimizer")
 
 
 def register_model(name: str, *, config: type, family: str, help: str = "",
-                   tiny: dict | None = None, test_data: str = "digits") -> Callable[[type], type]:
+                   tiny: dict | None = None, test_data: str = "digits",
+                   test_data_options: dict | None = None) -> Callable[[type], type]:
     """Class decorator: `@register_model("vae", config=VAEConfig, family="likelihood")`.
 
-    tiny / test_data: model-config overrides and a dataset on which the registry-parametrised contract
-    tests (tests/test_model_contract.py) build and step this model in well under a second.
+    tiny / test_data / test_data_options: model-config overrides and a dataset (with its --data.KEY options,
+    e.g. {"derive": "noise:gaussian:0.3"}) on which the registry-parametrised contract tests build and step
+    this model in well under a second.
     """
     return MODELS.register(name, config=config, family=family, help=help,  # type: ignore[return-value]
-                           tiny=dict(tiny or {}), test_data=test_data)
+                           tiny=dict(tiny or {}), test_data=test_data,
+                           test_data_options=dict(test_data_options or {}))

@@ -1,8 +1,9 @@
 """Image folders: PNG/JPEG/BMP/WebP of any size, grayscale or colour, 8- or 16-bit, resized and centre-cropped.
 
 Class subfolders give labels (sorted names -> 0..K-1); loose files are unlabelled. If the folder has
-`train/` and `test/` subfolders those are the splits; otherwise a fixed seeded 90/10 split is used
-(`all` gives every image). Images are decoded once and kept in memory.
+`train/` and `test/` subfolders those are the splits (`all` = both; class names are the union of both, so
+a class missing from one split keeps its number); otherwise a fixed seeded 90/10 split over every listed
+file (`all` gives every image). Only the split's images are decoded, once, and kept in memory.
 
 This module also holds the one image decoder of every folder dataset (`folder`, `folder-pairs`,
 `folder-unpaired`):
@@ -324,19 +325,25 @@ def split_order(n: int, split: str) -> list[int]:
 
 # --- the folder dataset ----------------------------------------------------------------------------
 
-def _files(root: Path) -> tuple[list[Path], list[int], list[str]]:
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+def _classes(root: Path) -> list[str]:
+    return sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+
+
+def _files(root: Path, classes: Sequence[str]) -> tuple[list[Path], list[int]]:
+    """Loose images (label -1), then the images of each class subfolder present (label = index in classes)."""
     files, labels = [], []
     for p in sorted(root.iterdir()):
         if p.is_file() and p.suffix.lower() in EXTENSIONS:
             files.append(p)
             labels.append(-1)
     for k, c in enumerate(classes):
+        if not (root / c).is_dir():
+            continue
         for p in sorted((root / c).rglob("*")):
             if p.is_file() and p.suffix.lower() in EXTENSIONS:
                 files.append(p)
                 labels.append(k)
-    return files, labels, classes
+    return files, labels
 
 
 def load_folder(path: str, split: str = "all", size: Optional[int] = None, channels: Optional[int] = None,
@@ -346,17 +353,23 @@ def load_folder(path: str, split: str = "all", size: Optional[int] = None, chann
         raise GenlabError(f"image folder {path!r} does not exist; give an existing directory")
     if channels is not None and channels not in (1, 3):
         raise GenlabError(f"data.channels={channels} is not supported; use 1 (grayscale) or 3 (RGB)")
-    every = [root]
     if (root / "train").is_dir() and (root / "test").is_dir():
-        every = [root / "train", root / "test"]  # settle channels/size/bits over both splits
-        if split in ("train", "test"):
-            root, split = root / split, "all"
-    files, labels, classes = _files(root)
+        # the splits are folders; class names (and label numbers) are the union of both, and channels,
+        # size and bit depth are settled over both, so train and test always agree
+        classes = sorted(set(_classes(root / "train")) | set(_classes(root / "test")))
+        per = {s: _files(root / s, classes) for s in ("train", "test")}
+        files = per["train"][0] + per["test"][0] if split == "all" else per[split][0]
+        labels = per["train"][1] + per["test"][1] if split == "all" else per[split][1]
+        every = per["train"][0] + per["test"][0]
+        split_rule = "all"
+    else:
+        classes = _classes(root)
+        files, labels = _files(root, classes)
+        every, split_rule = files, split
     if not files:
         raise GenlabError(f"image folder {path!r} holds no PNG/JPEG images (looked in it and its class "
                           "subfolders)")
-    others = [p for r in every if r != root for p in _files(r)[0]]
-    headers, bad = scan(files + others, skip_bad)
+    headers, bad = scan(every, skip_bad)
     if not headers:
         raise GenlabError(f"image folder {path!r} holds no readable image ({len(bad)} unreadable files, "
                           f"first {bad[0][0]}: {bad[0][1]})")
@@ -364,7 +377,7 @@ def load_folder(path: str, split: str = "all", size: Optional[int] = None, chann
     hs = list(headers.values())
     channels = settle_channels(hs, channels, where)
     size, bits = settle_size(hs, size, where), settle_bits(hs)
-    order = split_order(len(files), split)  # over every listed file: a damaged one never moves the split
+    order = split_order(len(files), split_rule)  # over every listed file: a damaged one never moves the split
     reasons = dict(bad)
     skipped = [(files[i], reasons[files[i]]) for i in order if files[i] in reasons]
     todo = [i for i in order if files[i] not in reasons]

@@ -115,6 +115,33 @@ def summary_rows(run: RunFiles) -> list[tuple[str, object]]:
     return rows
 
 
+def data_section(run_dir: Path) -> list[str]:
+    """The run's fields (data_info.json): kind, shape, units, normaliser, periodic axes, gaps."""
+    p = run_dir / "data_info.json"
+    try:
+        raw = json.loads(p.read_text())
+    except (OSError, ValueError):
+        return ["<p>No data_info.json in this run.</p>"]
+    from ..fields import DataInfo
+
+    try:
+        info = DataInfo.from_dict(raw)
+    except (KeyError, TypeError, ValueError):
+        return [f"<p>{esc(p)} could not be read as field specs.</p>"]
+    rows = []
+    for name, s in info.fields.items():
+        norm = s.normalizer
+        rows.append((name + (" (primary)" if name == info.primary else ""), s.describe(),
+                     f"model = (data − {', '.join(f'{v:.4g}' for v in norm.offset)}) / "
+                     f"{', '.join(f'{v:.4g}' for v in norm.scale)}" if not norm.is_identity else "identity"))
+    out = [table(("field", "spec", "normaliser"), rows)]
+    facts = [(k, raw[k]) for k in ("source", "variable", "long_name", "units", "observed_fraction", "split_rule")
+             if raw.get(k) is not None]
+    if facts:
+        out.append(table(("", ""), facts, "kv"))
+    return out
+
+
 def metrics_section(metrics: dict) -> list[str]:
     if not metrics:
         return ["<p>No metrics yet: run <code>genlab eval RUN</code> (and <code>genlab probe RUN</code>); "
@@ -132,6 +159,7 @@ def build_report(run_dir: str | Path) -> str:
     run = read_run(run_dir)
     body = [f"<h1>{esc(run.name)}</h1><div class=\"sub\">{esc(run.model)} on {esc(run.dataset)} · "
             f"{esc(run.path.resolve())}</div>", "<h2>Summary</h2>", table(("", ""), summary_rows(run), "kv")]
+    body += ["<h2>Data fields</h2>", *data_section(run.path)]
     body.append("<h2>Training curves</h2>")
     curves = loss_curves_uri(run)
     if curves:

@@ -1,1 +1,2 @@
-"""Model family package; its modules register themselves on import."""
+"""Conditional models that map one field to another; their modules register themselves on import."""
+from . import unet_l1  # noqa: F401

@@ -1,0 +1,168 @@
+"""Real photographs that ship offline with scikit-image and scikit-learn, cut into square crops.
+
+Photos (in this order; the ones whose file is not installed are left out, never downloaded):
+scikit-image's astronaut, coffee, chelsea, rocket, hubble_deep_field, retina, immunohistochemistry (RGB)
+and the textures brick, grass, gravel (grayscale, repeated to 3 channels); scikit-learn's china and
+flower. The files are read directly from the installed packages (the files behind
+`skimage.data.<name>()` and `sklearn.datasets.load_sample_image`), so loading never touches the network.
+`meta["photos"]` lists the photos used.
+
+Each photo is converted to RGB and, when its shorter side exceeds 4·size, downscaled (Lanczos) to a
+shorter side of 4·size, so a crop shows structure rather than a flat patch (photos narrower than 2·size or
+lower than size are upscaled to fit). Held-out region: test crops come from the right-hand strip of every
+photo (its last max(size, ⌈W/4⌉) columns), train crops from the columns left of it, so no pixel of a test
+crop is in any train crop. Crops are deterministic: split train draws from seed 0, test from seed 1 (photo
+uniformly at random, then the position uniformly within its region).
+
+`photos`: uint8 (N, C, size, size), C = data.channels (3, or 1 = ITU-R 601 luma), 256 levels.
+`photo-edges`: pix2pix's edges -> photo pairs: field `a` = Canny edges of the grayscale crop
+(skimage.feature.canny, sigma 2.0, default thresholds; uint8 0/1, kind image, 2 levels, 1 channel), field
+`b` = the crop as in `photos` (the primary field). Options: data.size (default 64), data.n (crops per
+split, default 2048), data.channels (of `photos` / of `b`).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..errors import GenlabError
+from ..fields import FieldSpec, Normalizer
+from ..registry import DATASETS
+from .base import ArrayDataset, FieldDataset
+
+SKIMAGE_PHOTOS = (("astronaut", "astronaut.png"), ("coffee", "coffee.png"), ("chelsea", "chelsea.png"),
+                  ("rocket", "rocket.jpg"), ("hubble_deep_field", "hubble_deep_field.jpg"), ("retina", "retina.jpg"),
+                  ("immunohistochemistry", "ihc.png"), ("brick", "brick.png"), ("grass", "grass.png"),
+                  ("gravel", "gravel.png"))
+SKLEARN_PHOTOS = (("china", "china.jpg"), ("flower", "flower.jpg"))
+SEEDS = {"train": 0, "test": 1}
+HELD_OUT = 0.25  # fraction of every photo's width (right-hand strip) kept for test crops
+MAX_SIDE = 4  # photos are downscaled to a shorter side of at most MAX_SIDE · size
+EDGE_SIGMA = 2.0  # Canny's Gaussian sigma in pixels of the crop (about 10 % edge pixels at size 64)
+DEFAULT_SIZE, DEFAULT_N = 64, 2048
+
+
+def _package_dir(name: str) -> Optional[Path]:
+    """Where an installed package lives, found without importing it (importing skimage.data takes seconds)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    return Path(spec.origin).parent if spec is not None and spec.origin else None
+
+
+def photo_files() -> list[tuple[str, Path]]:
+    """(name, file) of every bundled photo installed here."""
+    out: list[tuple[str, Path]] = []
+    skimage, sklearn = _package_dir("skimage"), _package_dir("sklearn")
+    if skimage is not None:
+        out += [(name, skimage / "data" / f) for name, f in SKIMAGE_PHOTOS if (skimage / "data" / f).is_file()]
+    if sklearn is not None:
+        root = sklearn / "datasets" / "images"
+        out += [(name, root / f) for name, f in SKLEARN_PHOTOS if (root / f).is_file()]
+    return out
+
+
+def _prepare(p: Path, size: int):
+    """The photo as an RGB Pillow image scaled for crops of `size` (see the module docstring)."""
+    from PIL import Image
+
+    from .folder import decode_errors
+
+    try:
+        with Image.open(p) as im:
+            im = im.convert("RGB")
+    except decode_errors() as e:
+        raise GenlabError(f"bundled photo {p} cannot be read ({e}); reinstall the package that ships it") from None
+    w, h = im.size
+    s = max(min(1.0, MAX_SIDE * size / min(w, h)), size / h, 2 * size / w)
+    new = (max(2 * size, round(w * s)), max(size, round(h * s)))
+    return im if new == (w, h) else im.resize(new, Image.LANCZOS)
+
+
+def _region(width: int, size: int, split: str) -> tuple[int, int]:
+    """[lo, hi] of the crop's left column for a split: train left of the held-out strip, test inside it."""
+    strip = max(size, math.ceil(width * HELD_OUT))
+    return (0, width - strip - size) if split == "train" else (width - strip, width - size)
+
+
+def crops(split: str, size: int, n: int, channels: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(N, C, size, size) uint8 crops, their (N, size, size) uint8 luma, and the photo names used."""
+    if split not in SEEDS:
+        raise GenlabError(f"photos have no split {split!r}; use train or test")
+    if not 8 <= size <= 1024:
+        raise GenlabError(f"data.size={size} is out of range; use 8..1024 pixels")
+    if n < 1:
+        raise GenlabError(f"data.n={n} must be a positive number of crops")
+    if channels not in (1, 3):
+        raise GenlabError(f"data.channels={channels} is not supported; use 1 (grayscale) or 3 (RGB)")
+    files = photo_files()
+    if not files:
+        raise GenlabError("no bundled photo is installed; install scikit-image or scikit-learn")
+    rng = np.random.default_rng(SEEDS[split])
+    pick = rng.integers(len(files), size=n)  # (N,) photo of each crop
+    rgb = np.empty((n, 3, size, size), np.uint8)
+    gray = np.empty((n, size, size), np.uint8)
+    for k, (_, path) in enumerate(files):
+        rows = np.flatnonzero(pick == k)
+        if not len(rows):
+            continue
+        im = _prepare(path, size)
+        a = np.asarray(im)  # (H, W, 3)
+        luma = np.asarray(im.convert("L"))  # (H, W)
+        lo, hi = _region(im.size[0], size, split)
+        xs = rng.integers(lo, hi + 1, size=len(rows))
+        ys = rng.integers(0, im.size[1] - size + 1, size=len(rows))
+        for r, x0, y0 in zip(rows, xs, ys):
+            rgb[r] = a[y0:y0 + size, x0:x0 + size].transpose(2, 0, 1)  # (size, size, 3) -> (3, size, size)
+            gray[r] = luma[y0:y0 + size, x0:x0 + size]
+    x = gray[:, None] if channels == 1 else rgb
+    return x, gray, [name for name, _ in files]
+
+
+def _meta(names: list[str], size: int) -> dict:
+    return {"photos": names, "source": "scikit-image and scikit-learn sample images",
+            "split_rule": f"test crops from the right-hand {HELD_OUT:.0%} strip (at least {size} px) of every "
+                          "photo, train crops from the rest; seeds train 0, test 1"}
+
+
+@DATASETS.register("photos", splits=("train", "test"), options=("size", "n", "channels"),
+                   help="crops of real photos bundled with scikit-image/scikit-learn (data.size=PX, default 64; "
+                        "data.n=crops per split, default 2048; data.channels=1|3); test crops from held-out regions")
+def load(split: str, size: Optional[int] = None, n: Optional[int] = None,
+         channels: Optional[int] = None) -> FieldDataset:
+    size, n, channels = int(size or DEFAULT_SIZE), int(DEFAULT_N if n is None else n), int(channels or 3)
+    x, _, names = crops(split, size, n, channels)
+    return ArrayDataset("photos", split, torch.from_numpy(x), scale=1 / 255, levels=256, meta=_meta(names, size))
+
+
+def edges(gray: np.ndarray) -> np.ndarray:
+    """(N, size, size) uint8 luma -> (N, 1, size, size) uint8 Canny edge maps (1 = edge)."""
+    from skimage.feature import canny
+
+    out = np.empty((len(gray), 1) + gray.shape[1:], np.uint8)
+    for i, g in enumerate(gray):
+        out[i, 0] = canny(g.astype(np.float32) / 255.0, sigma=EDGE_SIGMA)
+    return out
+
+
+@DATASETS.register("photo-edges", splits=("train", "test"), options=("size", "n", "channels"),
+                   help="pairs edges -> photo for pix2pix: a = Canny edges (1 channel), b = the photo crop "
+                        "(data.size, data.n, data.channels as for 'photos')")
+def load_edges(split: str, size: Optional[int] = None, n: Optional[int] = None,
+               channels: Optional[int] = None) -> FieldDataset:
+    try:
+        import skimage.feature  # noqa: F401
+    except ImportError:
+        raise GenlabError("dataset 'photo-edges' needs scikit-image (pip install scikit-image)") from None
+    size, n, channels = int(size or DEFAULT_SIZE), int(DEFAULT_N if n is None else n), int(channels or 3)
+    x, gray, names = crops(split, size, n, channels)
+    a = edges(gray)
+    specs = {"a": FieldSpec((1, size, size), "image", 2, Normalizer((0.0,), (1.0,))),
+             "b": FieldSpec((channels, size, size), "image", 256, Normalizer((0.0,), (255.0,)))}
+    meta = {**_meta(names, size), "edges": f"skimage.feature.canny(luma / 255, sigma={EDGE_SIGMA})"}
+    return FieldDataset("photo-edges", split, {"a": torch.from_numpy(a), "b": torch.from_numpy(x)}, specs,
+                        primary="b", meta=meta)
