@@ -291,3 +291,54 @@ def test_vectors_with_more_than_two_dims_train_and_preview(tmp_path, capsys):
                  "--train.batch_size=32", "--train.progress=false", "--out", str(out)])
     assert code == 0, capsys.readouterr().err
     assert list((out / "samples").glob("*.png"))
+
+
+# --- every registered dataset: genlab data info and preview -------------------------------------------
+
+def _dataset_options(name, tmp_path):
+    """The --data.KEY options a dataset needs on this machine (a new dataset needing any must be added)."""
+    from PIL import Image
+
+    def img(p, value):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((12, 12), value, np.uint8)).save(p)
+    if name in ("folder", "folder-pairs", "folder-unpaired"):
+        for i in range(4):
+            img(tmp_path / "plain" / f"{i}.png", 40 * i)
+            img(tmp_path / "pairs" / "A" / f"{i}.png", 40 * i)
+            img(tmp_path / "pairs" / "B" / f"{i}.png", 200 - 40 * i)
+            img(tmp_path / "unpaired" / "trainA" / f"{i}.png", 40 * i)
+            img(tmp_path / "unpaired" / "testA" / f"{i}.png", 40 * i)
+        for i in range(3):
+            img(tmp_path / "unpaired" / "trainB" / f"{i}.png", 100)
+            img(tmp_path / "unpaired" / "testB" / f"{i}.png", 100)
+        sub = {"folder": "plain", "folder-pairs": "pairs", "folder-unpaired": "unpaired"}[name]
+        return [f"--data.path={tmp_path / sub}"]
+    if name == "array":
+        np.save(tmp_path / "a.npy", np.random.RandomState(0).rand(10, 2).astype(np.float32))
+        return [f"--data.path={tmp_path / 'a.npy'}"]
+    if name == "netcdf":
+        return ["--data.path=/usr/share/ferret-vis/data/coads_climatology.cdf", "--data.var=airt"]
+    if name in ("photos", "photo-edges"):
+        return ["--data.n=8", "--data.size=32"]
+    return []
+
+
+@pytest.mark.parametrize("name", list(__import__("genlab.registry", fromlist=["DATASETS"]).DATASETS))
+def test_data_info_and_preview_work_for_every_dataset(name, tmp_path, capsys):
+    opts = _dataset_options(name, tmp_path)
+    assert main(["data", "info", name, *opts]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "examples" in out and "fields:" in out
+    assert main(["data", "preview", name, *opts, "--out", str(tmp_path / "p.png")]) == 0, capsys.readouterr().err
+    from PIL import Image
+    with Image.open(tmp_path / "p.png") as im:
+        assert min(im.size) >= 24
+
+
+def test_coads_info_shows_units_and_the_observed_fraction(capsys):
+    assert main(["data", "info", "coads", "--data.var=sst"]) == 0
+    out = capsys.readouterr().out
+    assert "Deg C" in out and "gaps marked by 'x_valid'" in out
+    frac = float(out.split("observed fraction ")[1].split()[0].rstrip(";"))
+    assert 0.52 < frac < 0.56  # COADS SST is roughly half missing (0.542 of the training months)
