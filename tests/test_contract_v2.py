@@ -342,3 +342,31 @@ def test_coads_info_shows_units_and_the_observed_fraction(capsys):
     assert "Deg C" in out and "gaps marked by 'x_valid'" in out
     frac = float(out.split("observed fraction ")[1].split()[0].rstrip(";"))
     assert 0.52 < frac < 0.56  # COADS SST is roughly half missing (0.542 of the training months)
+
+
+def test_a_field_run_samples_in_physical_units_and_refuses_image_metrics(tmp_path, capsys):
+    """DCGAN on ETOPO relief tiles (metres): linear G output, samples written back in metres (.npy, .nc),
+    and no FID on standardised physical fields."""
+    import xarray as xr
+
+    out = tmp_path / "relief"
+    args = ["train", "dcgan", "--data", "etopo", "--data.res=120", "--data.size=16", "--train.steps=2",
+            "--train.batch_size=8", "--train.progress=false", "--model.g_channels=4", "--model.d_channels=4",
+            "--out", str(out)]
+    assert main(args) == 0, capsys.readouterr().err
+    info = json.loads((out / "data_info.json").read_text())
+    norm = info["fields"]["x"]["normalizer"]
+    assert info["fields"]["x"]["kind"] == "field" and norm["units"].lower() == "meters"
+    assert main(["sample", str(out), "-n", "4", "--out", str(tmp_path / "s.npy")]) == 0
+    metres = np.load(tmp_path / "s.npy")
+    assert main(["sample", str(out), "-n", "4", "--out", str(tmp_path / "m.npy"), "--model-space"]) == 0
+    model = np.load(tmp_path / "m.npy")
+    np.testing.assert_allclose(metres, model * norm["scale"][0] + norm["offset"][0], rtol=1e-5, atol=1e-2)
+    assert main(["sample", str(out), "-n", "4", "--out", str(tmp_path / "s.nc")]) == 0
+    with xr.open_dataset(tmp_path / "s.nc") as ds:
+        var = ds[list(ds.data_vars)[0]]
+        assert var.attrs["units"].lower() == "meters"
+        np.testing.assert_allclose(var.values, metres[:, 0], rtol=1e-5, atol=1e-2)
+    capsys.readouterr()
+    assert main(["eval", str(out), "--metrics", "fid"]) == 2
+    assert "physical fields" in capsys.readouterr().err

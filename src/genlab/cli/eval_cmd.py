@@ -101,7 +101,8 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
         res = evaluate_toy(fake, torch.tensor(r.meta["centres"]), float(r.meta["std"]))
         results["modes"] = res
         _print(res)
-    if args.metrics or (r.info.is_image and not caps & {"nll", "reconstruct"}):
+    if args.metrics or (r.info.is_image and r.info.bounded and not r.model.conditional
+                        and not caps & {"nll", "reconstruct"}):
         from ..metrics.quality import evaluate_run_samples
 
         res = evaluate_run_samples(r, data, metrics=_metrics(args.metrics), extractor=args.extractor,
@@ -111,6 +112,10 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
         _print(res)
         _protocol_lines(res)
     if not results:
+        if r.model.conditional or not r.info.bounded:
+            what = "maps inputs to outputs" if r.model.conditional else f"models {r.info.spec.describe()}"
+            raise GenlabError(f"genlab eval has no metric yet for model {r.config.model_name!r}, which {what}; "
+                              "write its outputs with genlab sample (or the task's command) and compare them")
         raise GenlabError(f"nothing to evaluate for model {r.config.model_name!r} on this data; "
                           "ask for sample metrics with --metrics")
     results["step"] = r.step

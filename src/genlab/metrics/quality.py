@@ -173,6 +173,10 @@ def evaluate_paths(real: str, fake: str, *, metrics: list[str], extractor: Optio
     f = _subset_n(n, load_any(fake))
     if r.x.dim() != 4 or f.x.dim() != 4:
         raise GenlabError("sample metrics need images (N x C x H x W or N x H x W arrays), got vectors")
+    for name, d in ((real, r), (fake, f)):
+        if not d.info.bounded:
+            raise GenlabError(f"{name} holds physical fields ({d.info.spec.describe()}), not images in [0, 1]; "
+                              "FID/KID/PR/DC need images (save samples as .npy with values in [0, 1])")
     return _evaluate(r.x, r.scale, f.all(), real_name=real, fake_name=fake, metrics=metrics,
                      extractor=extractor, device=device, seed=seed, precision=precision)
 
@@ -182,9 +186,12 @@ def evaluate_run_samples(run, data, *, metrics: list[str], extractor: Optional[s
     """Draw n samples from a loaded run (EMA weights if loaded) and compare them with `data`."""
     from ..cli.sample import draw
 
-    if not run.info.is_image:
+    if not run.info.is_image or not run.info.bounded:
         raise GenlabError("sample-quality metrics (fid, kid, ...) need an image model; this run's data "
-                          f"has shape {tuple(run.info.shape)}")
+                          f"are {run.info.spec.describe()} (perceptual features mean nothing for physical fields)")
+    if run.model.conditional:
+        raise GenlabError(f"model {run.config.model_name!r} maps inputs to outputs; it has no unconditional "
+                          "samples to score with FID/KID")
     if n < 2:
         raise GenlabError(f"--n {n} is too small; sample metrics need at least 2 samples")
     real = data.subset(n, seed=0)
