@@ -1,14 +1,15 @@
-"""`genlab list [models|datasets|losses|extractors]`."""
+"""`genlab list [models|datasets|losses|extractors|optimizers]`."""
 from __future__ import annotations
 
-from ..registry import DATASETS, EXTRACTORS, LOSSES, MODELS
+from ..registry import DATASETS, EXTRACTORS, LOSSES, MODELS, OPTIMIZERS
 from .common import say
 
-KINDS = {"models": MODELS, "datasets": DATASETS, "losses": LOSSES, "extractors": EXTRACTORS}
+KINDS = {"models": MODELS, "datasets": DATASETS, "losses": LOSSES, "extractors": EXTRACTORS,
+         "optimizers": OPTIMIZERS}
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("list", help="list registered models, datasets, losses, extractors")
+    p = sub.add_parser("list", help="list registered models, datasets, losses, extractors, optimizers")
     p.add_argument("kind", nargs="?", choices=list(KINDS), help="what to list (default: all)")
     p.set_defaults(func=run)
 
