@@ -138,7 +138,7 @@ def test_cvae_elbo_is_minus_the_loss_at_beta_one():
 
 
 def test_cvae_marginal_bounds():
-    """Without labels: elbo(x) = Σ_y q(y|x)[log p(y) + ELBO(x|y) − log q(y|x)] and nll(x) = −log mean_y p̂(x|y)."""
+    """Without labels: elbo(x) = Σ_y q(y|x)[log p(y) + ELBO(x|y) − log q(y|x)], nll(x) = −log mean_y p̂(x|y)."""
     model = tiny_trainer("cvae").model.eval()
     x = tiny_trainer("cvae").batcher.next(_seed(0)).x[:5]
     k = model.n_classes

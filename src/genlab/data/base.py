@@ -8,7 +8,7 @@ space. Derived fields (masks, degradations, crops) are computed per batch from t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 import torch

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import GenlabError
-from ..fields import FieldSpec, Normalizer
+from ..fields import FieldSpec
 from .base import Derivation, FieldDataset
 
 

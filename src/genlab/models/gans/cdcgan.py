@@ -11,10 +11,12 @@ projection is the discriminator of the log-likelihood-ratio form: with ψ the un
 
 Generator: the label code c(y) (a learned embedding, N(0, 1) like z) is concatenated to z, and the
 concatenation goes through Radford et al.'s G unchanged (dcgan.py's builders, so every arch and size of
-`dcgan` works). This is Mirza & Osindero's conditioning; conditional batch norm (class-dependent BN
-gains per layer, used by Miyato & Koyama on ImageNet) would need a G of its own for each arch. For
-28 px data the first linear layer already maps each class to its own first feature map, and with
-a projection D that is enough to make the class recognisable (benchmarks/conditional_accuracy.py).
+`dcgan` works): Mirza & Osindero's conditioning. The code is narrow (embed_dim 8 next to a 64-d z): with
+a 32-d code G learned to ignore z on Fashion-MNIST (4,500 steps: 99.8 % class accuracy but one image per
+class, within-class pixel std 0.05 against 0.195 for real images), while with 8 dimensions samples stay
+as diverse as real ones (0.16 after 1,500 steps, accuracy 82 %). Conditional batch norm (class gains
+and biases in every BN of G, Miyato & Koyama's ImageNet G) was measured too and rejected: starting from
+gain 1, bias 0 it learned the class slowly (29 % accuracy after 1,500 steps).
 
 Labels in the game: in the D phase the fakes get the real batch's labels, y_fake = y_real, so real
 and fake halves of a D step have the same class histogram, and the per-example tricks stay within a
@@ -41,7 +43,7 @@ from torch import Tensor, nn
 from ...errors import GenlabError
 from ...nn import ConvDecoder, ConvEncoder
 from ...registry import register_model
-from ..autoencoders.cvae import LabelInput, class_count, class_labels, class_preview
+from ..conditioning import LabelInput, class_count, class_labels, class_preview
 from ..base import Batch, DataInfo, GenerativeModel, Panel
 from . import tricks
 from .dcgan import ARCHS, DCGAN, DCGANConfig
@@ -50,7 +52,7 @@ from .game import AdversarialModel
 
 @dataclass
 class CDCGANConfig(DCGANConfig):
-    embed_dim: int = 32  # width of G's label code c(y), concatenated to z
+    embed_dim: int = 8  # width of G's label code c(y), concatenated to z (narrow: see the module docstring)
 
     def __post_init__(self):
         super().__post_init__()
