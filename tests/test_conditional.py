@@ -163,3 +163,30 @@ def test_cvae_run_evaluates_through_the_cli(tmp_path, capsys):
     lik = json.loads((run / "metrics.json").read_text())["likelihood"]
     assert {"test_elbo_nats", "test_nll_iwae3_nats"} <= set(lik) and "test_rec_mse_per_dim" not in lik
     assert main(["reconstruct", str(run), "-n", "4", "--out", str(tmp_path / "r.png")]) == 2  # needs labels
+
+
+def test_sample_cli_class_by_name_or_index(tmp_path, capsys):
+    """`genlab sample RUN --class "ankle boot"` draws exactly what sample(n, cond={"y": 9}) draws."""
+    import numpy as np
+
+    from genlab.cli.main import main
+    from genlab.runs import load_run
+
+    run = tmp_path / "c"
+    assert main(["train", "cdcgan", "--data", "fashion-mnist", "--data.limit=256", "--train.steps=2",
+                 "--train.batch_size=16", "--model.g_channels=4", "--model.d_channels=4", "--model.latent_dim=8",
+                 "--train.progress=false", "--out", str(run)]) == 0, capsys.readouterr().err
+    assert main(["sample", str(run), "-n", "6", "--class", "ankle boot", "--seed", "4",
+                 "--out", str(tmp_path / "boots.npy")]) == 0
+    assert main(["sample", str(run), "-n", "6", "--class", "9", "--seed", "4", "--out", str(tmp_path / "nine.npy")]) == 0
+    r = load_run(run)
+    want = r.model.sample(6, generator=torch.Generator().manual_seed(4), cond={"y": torch.full((6,), 9)})
+    got = np.load(tmp_path / "boots.npy")
+    np.testing.assert_array_equal(got, want.numpy())
+    np.testing.assert_array_equal(got, np.load(tmp_path / "nine.npy"))
+    capsys.readouterr()
+    assert main(["sample", str(run), "--class", "hat", "--out", str(tmp_path / "h.npy")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'Ankle boot'" in err[0] and not (tmp_path / "h.npy").exists()
+    assert main(["sample", str(run), "--class", "10", "--out", str(tmp_path / "h.npy")]) == 2
+    assert "0..9" in capsys.readouterr().err
