@@ -137,6 +137,16 @@ class AdversarialModel(GenerativeModel):
         D what it conditions on (cat(A, B) for pix2pix, labels for a projection discriminator)."""
         return self.discriminator(x)
 
+    def real(self, batch: Batch) -> Tensor:
+        """The real examples of this batch that D learns to accept (model space; default the primary `x`;
+        pix2pix: the target field)."""
+        return batch.x
+
+    def g_terms(self, batch: Batch, fake: Tensor) -> dict[str, tuple[float, Tensor]]:
+        """Extra generator terms on this G phase's fakes (G space, before instance noise): name ->
+        (weight, value); L_G += Σ weight · value and each value is logged (pix2pix: λ = 100, L1)."""
+        return {}
+
     def generate_fake(self, n: int, batch: Batch) -> Tensor:
         """n fakes in G space for this batch (conditional models read their inputs from `batch`)."""
         return self.generator(self.sample_latent(n, generator=batch.generator))
@@ -168,7 +178,7 @@ class AdversarialModel(GenerativeModel):
         cfg, adv, g = self.config, self.adv, batch.generator
         if adv.clip > 0:
             tricks.clip_weights_(self.discriminator, adv.clip)
-        real = self.to_model(batch.x)
+        real = self.to_model(self.real(batch))
         with torch.no_grad():
             fake = self.generate_fake(real.shape[0], batch).view(real.shape)
         real, fake = tricks.flip_labels(real, fake.to(real.dtype), cfg.label_flip, generator=g)
@@ -195,11 +205,20 @@ class AdversarialModel(GenerativeModel):
 
     def g_loss(self, batch: Batch, *, step: int = 0) -> dict:
         """L_G of the configured loss on fresh z; D is frozen by the trainer (no D gradients)."""
-        n = batch.x.shape[0]
-        fake = self.generate_fake(n, batch)
-        fake = self._noisy(fake.view(n, *self.data.shape), step, batch.generator)  # (B, ...) data shape
+        n = self.real(batch).shape[0]
+        made = self.generate_fake(n, batch).view(n, *self.data.shape)  # (B, ...) data shape
+        fake = self._noisy(made, step, batch.generator)
         out = self.discriminate(tricks.pack(fake, self.pack), batch).float()  # (B/m, 1) or (B/m,)
         if self.adv.g_needs_real:  # relativistic losses: G's loss also depends on D(x)
-            real = tricks.pack(self._noisy(self.to_model(batch.x), step, batch.generator), self.pack)
-            return {"loss": self.adv.g(out, self.discriminate(real, batch).float()), "d_fake_g": out.mean().detach()}
-        return {"loss": self.adv.g(out), "d_fake_g": out.mean().detach()}
+            real = tricks.pack(self._noisy(self.to_model(self.real(batch)), step, batch.generator), self.pack)
+            loss = self.adv.g(out, self.discriminate(real, batch).float())
+        else:
+            loss = self.adv.g(out)
+        logs = {"d_fake_g": out.mean().detach()}
+        terms = self.g_terms(batch, made)
+        if terms:
+            logs["g_adv"] = loss.detach()
+            for name, (weight, value) in terms.items():
+                loss = loss + weight * value
+                logs[name] = value.detach()
+        return {"loss": loss, **logs}
