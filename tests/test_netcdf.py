@@ -16,17 +16,7 @@ from genlab.data import climate, load_dataset
 from genlab.data.netcdf import load_netcdf, split_steps, write_netcdf
 from genlab.errors import GenlabError
 
-xr = pytest.importorskip("xarray")
-pytest.importorskip("netCDF4")
-
-needs_ferret = pytest.mark.skipif(not (climate.FERRET_DIR / "coads_climatology.cdf").is_file(),
-                                  reason="apt-get install ferret-datasets")
-try:
-    import iris_sample_data  # noqa: F401
-    HAVE_IRIS = True
-except ImportError:
-    HAVE_IRIS = False
-needs_iris = pytest.mark.skipif(not HAVE_IRIS, reason="pip install iris-sample-data")
+import xarray as xr  # noqa: E402  (make test installs xarray, netCDF4, iris-sample-data and ferret-datasets)
 
 
 def synthetic(path: Path, *, t=10, lat=(-40.0, -20.0, 0.0, 20.0, 40.0), lon=None, fmt="NETCDF4", gaps=True,
@@ -203,17 +193,15 @@ def test_write_keeps_coordinates_units_and_refuses_to_overwrite(tmp_path):
 # --- the registered real datasets -------------------------------------------------------------------------
 
 REAL = [  # name, options, split, N, (C, H, W), units, observed fraction (measured), periodic
-    pytest.param("coads", {}, "all", 12, (1, 90, 180), "Deg C", 0.5390, (2,), marks=needs_ferret),
-    pytest.param("coads", {"var": "uwnd"}, "test", 2, (1, 90, 180), "M/S", 0.5335, (2,), marks=needs_ferret),
-    pytest.param("levitus", {}, "train", 1, (1, 180, 360), "DEG C", 0.6507, (2,), marks=needs_ferret),
-    pytest.param("levitus", {"var": "salt", "level": "5000"}, "train", 1, (1, 180, 360), "PPT", 0.1062, (2,),
-                 marks=needs_ferret),
-    pytest.param("navy-winds", {"var": "vwnd"}, "test", 26, (1, 73, 144), "M/S", 1.0, (2,), marks=needs_ferret),
-    pytest.param("etopo", {}, "train", 1, (1, 180, 360), "METERS", 1.0, (2,), marks=needs_ferret),
-    pytest.param("etopo", {"res": 20, "size": 60}, "test", 36, (1, 60, 60), "METERS", 1.0, (),  # 9 x 18 tiles
-                 marks=needs_ferret),
-    pytest.param("na-air-temp", {}, "test", 48, (1, 37, 49), "K", 1.0, (), marks=needs_iris),
-    pytest.param("ostia", {}, "train", 43, (1, 18, 432), "K", 0.7357, (2,), marks=needs_iris),
+    pytest.param("coads", {}, "all", 12, (1, 90, 180), "Deg C", 0.5390, (2,)),
+    pytest.param("coads", {"var": "uwnd"}, "test", 2, (1, 90, 180), "M/S", 0.5335, (2,)),
+    pytest.param("levitus", {}, "train", 1, (1, 180, 360), "DEG C", 0.6507, (2,)),
+    pytest.param("levitus", {"var": "salt", "level": "5000"}, "train", 1, (1, 180, 360), "PPT", 0.1062, (2,)),
+    pytest.param("navy-winds", {"var": "vwnd"}, "test", 26, (1, 73, 144), "M/S", 1.0, (2,)),
+    pytest.param("etopo", {}, "train", 1, (1, 180, 360), "METERS", 1.0, (2,)),
+    pytest.param("etopo", {"res": 20, "size": 60}, "test", 36, (1, 60, 60), "METERS", 1.0, ()),  # 9 x 18 tiles
+    pytest.param("na-air-temp", {}, "test", 48, (1, 37, 49), "K", 1.0, ()),
+    pytest.param("ostia", {}, "train", 43, (1, 18, 432), "K", 0.7357, (2,)),
 ]
 
 
@@ -231,7 +219,6 @@ def test_registered_dataset_loads(name, opts, split, n, shape, units, observed, 
     assert d.meta["coords"]["lat"]["order"] == "south_to_north"
 
 
-@needs_ferret
 def test_coads_holds_out_april_and_october_and_etopo20_drops_its_repeated_column():
     te, tr = load_dataset("coads:test"), load_dataset("coads:train")
     assert te.meta["month"] == [4, 10] and len(tr) == 10 and 4 not in tr.meta["month"]
@@ -242,7 +229,6 @@ def test_coads_holds_out_april_and_october_and_etopo20_drops_its_repeated_column
     assert e.specs["x"].periodic == (2,)
 
 
-@needs_ferret
 def test_options_come_from_the_data_config_and_are_checked():
     cfg = build(DataConfig, {"name": "levitus", "var": "temp", "level": 100, "region": "-30,30,120,280"}, "data")
     d = load_dataset(cfg.name, cfg.split, **cfg.options())
