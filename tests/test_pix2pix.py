@@ -115,7 +115,7 @@ def test_dropout_makes_g_stochastic_in_train_mode_only():
 
 
 def test_cli_trains_on_photo_edges_and_writes_a_three_column_preview(tmp_path, capsys):
-    pytest.importorskip("skimage")
+    import skimage  # noqa: F401  (make test installs scikit-image; photo-edges needs it)
     from PIL import Image
 
     from genlab.cli.main import main
