@@ -8,7 +8,7 @@ this module; it imports neither.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Optional
 
 import torch
@@ -314,4 +314,4 @@ class Batch:
         return f"Batch({shapes})"
 
 
-__all__ = ["KINDS", "Normalizer", "FieldSpec", "DataInfo", "Batch", "image_spec", "label_spec", "replace"]
+__all__ = ["KINDS", "Normalizer", "FieldSpec", "DataInfo", "Batch", "image_spec", "label_spec"]

@@ -209,8 +209,3 @@ class IndexBatcher:
         self.perm = state["perm"].clone()
         self.pos = int(state["pos"])
 
-
-def check_batch_size(n_examples: int, batch_size: int, what: str) -> None:
-    if batch_size > n_examples:
-        raise GenlabError(f"train.batch_size={batch_size} exceeds the size of {what} ({n_examples} "
-                          "examples); use a smaller batch")
