@@ -47,6 +47,7 @@ from torch import Tensor, nn
 from ...errors import GenlabError
 from ...nn import PatchDiscriminator, ResnetGenerator
 from ...registry import LOSSES, register_model
+from .grid import shared_grid
 from ..base import Batch, DataInfo, GenerativeModel, Panel, Phase, rand
 
 DIRECTIONS = ("AtoB", "BtoA")
@@ -139,13 +140,7 @@ class CycleGAN(GenerativeModel):
     def __init__(self, config: CycleGANConfig, data: DataInfo):
         super().__init__(config, data)
         sa, sb = data.fields[config.a], data.fields[config.b]
-        if len(sa.shape) != 3 or len(sb.shape) != 3 or sa.shape[1:] != sb.shape[1:]:
-            raise GenlabError(f"cyclegan maps fields of one size; {config.a} is {sa.shape} and {config.b} is "
-                              f"{sb.shape} (choose two (C, H, W) fields of the same H x W, e.g. data.size=)")
-        h, w = sa.shape[1:]
-        if h % 2 ** config.n_down or w % 2 ** config.n_down:
-            raise GenlabError(f"model.n_down={config.n_down} needs H and W divisible by {2 ** config.n_down}, "
-                              f"but the fields are {h}x{w}; lower model.n_down or change data.size")
+        h, w = shared_grid("cyclegan", data, config.a, config.b, halvings=config.n_down, key="n_down")
         ca, cb = sa.shape[0], sb.shape[0]
         if config.identity_weight > 0 and ca != cb:
             raise GenlabError(f"model.identity_weight={config.identity_weight} needs equal channel counts, but "

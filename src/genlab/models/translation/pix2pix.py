@@ -40,6 +40,7 @@ from torch import Tensor, nn
 from ...errors import GenlabError
 from ...nn import PatchDiscriminator, UNet, patchgan_for_receptive_field
 from ...registry import LOSSES, register_model
+from .grid import shared_grid
 from ..base import Batch, DataInfo, GenerativeModel, Panel, rand
 from ..gans.game import AdversarialConfig, AdversarialModel
 
@@ -140,13 +141,7 @@ class Pix2Pix(AdversarialModel):
 
     def __init__(self, config: Pix2PixConfig, data: DataInfo):
         a, b = data.fields[config.input], data.fields[config.target]
-        if len(a.shape) != 3 or a.shape[1:] != b.shape[1:]:
-            raise GenlabError(f"pix2pix maps fields of one size; {config.input} is {a.shape} and "
-                              f"{config.target} is {b.shape} (choose two (C, H, W) fields of the same H x W)")
-        h, w = b.shape[1:]
-        if h % 2 ** config.depth or w % 2 ** config.depth:
-            raise GenlabError(f"model.depth={config.depth} needs H and W divisible by {2 ** config.depth}, but "
-                              f"{config.target} is {h}x{w}; lower model.depth or change data.size")
+        h, w = shared_grid("pix2pix", data, config.input, config.target, halvings=config.depth, key="depth")
         # the game reads the primary field's shape and range: make it the target (G's output)
         super().__init__(config, DataInfo.of(data.fields, primary=config.target))
         self.input_bounded = a.bounded

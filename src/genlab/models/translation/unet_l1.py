@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from ...errors import GenlabError
 from ...nn import UNet
 from ...registry import register_model
+from .grid import shared_grid
 from ..base import Batch, DataInfo, GenerativeModel, Panel, Phase
 
 
@@ -65,9 +66,7 @@ class UNetL1(GenerativeModel):
     def __init__(self, config: UNetL1Config, data: DataInfo):
         super().__init__(config, data)
         a, b = data.fields[config.input], data.fields[config.target]
-        if a.shape[1:] != b.shape[1:]:
-            raise GenlabError(f"unet-l1 maps fields of one size; {config.input} is {a.shape} and "
-                              f"{config.target} is {b.shape} (use a super-resolution model for different sizes)")
+        shared_grid("unet-l1", data, config.input, config.target, halvings=config.depth, key="depth")
         # periodic axes of the target (e.g. longitude) are padded periodically, the others with zeros
         periodic = tuple(ax + 1 for ax in b.periodic if ax in (1, 2))  # (C, H, W) axes -> (B, C, H, W) dims
         self.network = UNet(a.shape[0], b.shape[0], base=config.base, depth=config.depth, norm=config.norm,
