@@ -6,7 +6,8 @@ into a new run directory, which it prints.
 `make demo-vae` (`--model vae`) is the VAE demo instead: samples, reconstructions and the test ELBO /
 importance-weighted NLL in bits/dim.
 
-Every step goes through the public CLI, so the demo is also an end-to-end check of it.
+Every step goes through the public CLI, so the demo is also an end-to-end check of it; `genlab eval`
+keeps its results in metrics.json and redraws report.html, so the report shows the numbers printed here.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 from genlab.cli.main import main
+from genlab.report.results import latest_result
 from genlab.training.checkpoint import next_run_dir
 
 
@@ -30,8 +32,8 @@ def dcgan(run: Path, overrides: list[str], n: int) -> str:
     step("train", "--config", "dcgan-fashion-mnist", "--out", str(run), *overrides)
     step("sample", str(run), "-n", "64", "--out", str(run / "samples.png"))
     step("eval", str(run), "--metrics", "fid,kid,pr,dc", "--extractor", "fmnist-classifier", "--n", str(n or 10000))
-    m = json.loads((run / "metrics.json").read_text())["samples"]
-    p = m["protocol"]
+    rec = latest_result(run, "samples", extractor="fmnist-classifier")  # the evaluation just made
+    m, p = rec.values, rec.protocol
     return (f"  samples.png, loss_curves.png, samples/ (grids over training), report.html, metrics.json\n"
             f"  FID {m['fid']:.2f}, KID {m['kid_mean']:.4f} ± {m['kid_std']:.4f}, precision {m['precision']:.3f}, "
             f"recall {m['recall']:.3f}, density {m['density']:.3f}, coverage {m['coverage']:.3f}\n"
@@ -45,8 +47,10 @@ def vae(run: Path, overrides: list[str], n: int) -> str:
     step("reconstruct", str(run), "-n", "32", "--out", str(run / "reconstructions.png"))
     # test likelihood: 2,000 test images, 64 importance samples each (the full 10k x k=100 takes longer)
     step("eval", str(run), "--n", str(n or 2000), "--k", "64")
-    m = json.loads((run / "metrics.json").read_text())["likelihood"]
-    return (f"  samples.png, reconstructions.png, loss_curves.png, samples/ (grids over training), metrics.json\n"
+    rec = latest_result(run, "likelihood")
+    m = {**rec.values, "protocol": rec.protocol}
+    return (f"  samples.png, reconstructions.png, loss_curves.png, samples/ (grids over training), report.html, "
+            f"metrics.json\n"
             f"  test ELBO {m['test_elbo_nats']:.1f} nats = {m['test_elbo_bpd']:.3f} bits/dim; "
             f"IWAE-64 NLL bound {m['test_nll_iwae64_nats']:.1f} nats = {m['test_nll_iwae64_bpd']:.3f} bits/dim\n"
             f"  ({m['protocol']['likelihood_convention']})")

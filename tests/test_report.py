@@ -7,6 +7,7 @@ import pytest
 
 from genlab.cli.main import main
 from genlab.report.html import flatten, fmt
+from genlab.report.results import load_results
 
 METRICS = {
     "likelihood": {"nll_nats": 95.123456789, "bpd": 2.5, "n": 300,
@@ -92,12 +93,16 @@ def test_report_embeds_every_metric_and_picture(runs, capsys):
     assert len(page.imgs) == 4 + 3  # + interpolate.png, interpolate.gif, map.png
     assert sum(u.startswith("data:image/gif") for u in page.imgs) == 1
     text = "".join(page.text)
-    leaves = flatten(METRICS)
-    assert len(leaves) == 9  # 3 likelihood + 2 samples + 2 probe + step + ema (protocols listed apart)
+    records = load_results(a)  # a version-1 file: one record per kind, eval's step/ema moved onto them
+    assert [(r.kind, r.step, r.protocol.get("ema")) for r in records] == [
+        ("likelihood", 20, False), ("samples", 20, False), ("probe", None, None)]
+    leaves = [(k, v) for r in records for k, v in flatten(r.values)]
+    assert len(leaves) == 7  # 3 likelihood + 2 samples + 2 probe (protocols listed apart)
     for key, value in leaves:
         assert key in text and fmt(value) in text, (key, fmt(value))
     assert "95.1235" in text  # 6 significant digits
-    for field in ("extractor", "digits-classifier", "n_fake", "protocol of likelihood", "protocol of probe"):
+    for field in ("extractor", "digits-classifier", "n_fake", "likelihood · step 20 · live weights",
+                  "probe · step not recorded", "protocol field", "digits:test"):
         assert field in text
     assert "genlab explore" in text  # the command that made each explore picture
 
@@ -124,6 +129,9 @@ def test_compare_page(runs, tmp_path, capsys):
     assert_self_contained(page, raw)
     text = "".join(page.text)
     assert "101.5" in text and "95.1235" in text and "train.seed" in text  # metrics and config differences
+    # the two likelihoods were measured differently: shown apart, with the fields that differ
+    assert "likelihood: a vs b not compared, their protocols differ in k (100 vs (absent))" in text
+    assert "Results without a same-protocol counterpart" in text
     assert len(page.imgs) >= 3  # curves overlaid + one sample grid per run
     assert main(["compare", str(a), "--out", str(tmp_path / "one.html")]) == 2
     assert "at least two" in capsys.readouterr().err

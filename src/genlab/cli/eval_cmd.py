@@ -9,6 +9,7 @@ import torch
 
 from ..data import load_dataset
 from ..errors import GenlabError
+from ..report.results import load_results, record_result, refresh_report
 from ..training.checkpoint import atomic_write_text
 from .common import device, out_path, say
 
@@ -81,6 +82,7 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
     from ..runs import load_run
 
     r = load_run(args.run, device=dev, use_ema=not args.no_ema)
+    load_results(args.run)  # an unreadable metrics.json stops us here, before the evaluation, not after
     d = r.config.data
     split = args.split or d.eval_split
     data = load_dataset(d.name, split, **d.options())
@@ -99,6 +101,9 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
 
         fake = draw(r.model, args.n or 2500, args.seed, dev)
         res = evaluate_toy(fake, torch.tensor(r.meta["centres"]), float(r.meta["std"]))
+        res["protocol"] = {"n_fake": len(fake), "seed": args.seed, "modes": len(r.meta["centres"]),
+                           "std": float(r.meta["std"]), "high_quality": "within 3 std of the nearest mode",
+                           "covered": "at least 1 high-quality sample"}
         results["modes"] = res
         _print(res)
     if args.metrics or (r.info.is_image and r.info.bounded and not r.model.conditional
@@ -118,21 +123,28 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
                               "write its outputs with genlab sample (or the task's command) and compare them")
         raise GenlabError(f"nothing to evaluate for model {r.config.model_name!r} on this data; "
                           "ask for sample metrics with --metrics")
+    for kind, res in results.items():
+        record_result(args.run, kind, _run_protocol(kind, res, r.ema, args),
+                      {k: v for k, v in res.items() if k != "protocol"}, r.step, refresh=False)
+    report = refresh_report(args.run)
+    say(f"kept in {Path(args.run) / 'metrics.json'} with its protocol (step {r.step})"
+        + (f"; report: {report}" if report else ""))
     results["step"] = r.step
     results["ema"] = r.ema
-    _merge_metrics(Path(args.run) / "metrics.json", results)
     if json_out:
         atomic_write_text(json_out, json.dumps(results, indent=2))
     return 0
 
 
-def _merge_metrics(path: Path, new: dict) -> None:
-    """metrics.json keeps the latest result of each kind (likelihood, samples, modes) with its protocol."""
-    old = {}
-    if path.is_file():
-        try:
-            old = json.loads(path.read_text())
-        except ValueError:
-            old = {}
-    old.update(new)
-    atomic_write_text(path, json.dumps(old, indent=2))
+def _run_protocol(kind: str, res: dict, ema: bool, args) -> dict:
+    """The protocol a result is kept under in metrics.json: the evaluator's, plus which weights (EMA or
+    live) and, for sample metrics, the metric set. The samples' source is the run itself at the recorded
+    step, so the run's path (which changes when a run is moved) is not part of it."""
+    proto = {**res.get("protocol", {}), "ema": ema}
+    if kind == "samples":
+        proto["fake"] = "samples of this run"
+        from ..metrics.quality import METRICS
+
+        asked = set(_metrics(args.metrics))
+        proto["metrics"] = ",".join(m for m in METRICS if m in asked)  # a set: the order asked does not matter
+    return proto

@@ -136,6 +136,12 @@ def run(args) -> int:
     if default:
         _index(out.parent, written, caption, args)
     say(f"wrote {', '.join(map(str, written))}\n{caption}")
+    if default:  # the picture went into the run: its report shows it from now on
+        from ..report.results import refresh_report
+
+        report = refresh_report(args.run)
+        if report:
+            say(f"report: {report}")
     return 0
 
 

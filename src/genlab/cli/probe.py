@@ -4,7 +4,6 @@ labels per class, and the same classifier on raw pixels with the same labels; bo
 printed (mean ± std over several random label draws)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +11,8 @@ import torch
 
 from ..data import load_dataset
 from ..errors import GenlabError
+from ..report.results import load_results, record_result, refresh_report
 from ..runs import load_run
-from ..training.checkpoint import atomic_write_text
 from .common import device, say
 
 
@@ -74,6 +73,7 @@ def fit_score(f_train, y_train, f_test, y_test, classifier: str = "logreg") -> f
 def run(args) -> int:
     dev = device(args.device)
     r = load_run(args.run, device=dev)
+    load_results(args.run)  # an unreadable metrics.json stops us before the probe, not after
     if "encode" not in r.model.capabilities():
         raise GenlabError(f"model {r.config.model_name!r} has no encoder to probe; use an ae or vae run")
     d = r.config.data
@@ -106,12 +106,11 @@ def run(args) -> int:
             f"pixels {100 * np.mean(acc_p):.2f}% ± {100 * np.std(acc_p):.2f}   encoder − pixels "
             f"{100 * diff.mean():+.2f} ± {100 * diff.std():.2f} points (encoder ahead in {(diff > 0).sum()}/{reps} "
             f"draw{'s' * (reps > 1)})")
-    path = Path(args.run) / "metrics.json"
-    old = json.loads(path.read_text()) if path.is_file() else {}
-    key = "probe" if args.classifier == "logreg" else f"probe_{args.classifier}"
-    old[key] = {"results": rows,
-                "protocol": {"classifier": f"standardise + {head}" + (" (C=1)" if args.classifier == "logreg" else ""),
-                             "train_split": f"{train.name}:{train.split}",
-                             "test_split": f"{test.name}:{test.split}", "seed": args.seed}}
-    atomic_write_text(path, json.dumps(old, indent=2))
+    proto = {"classifier": f"standardise + {head}" + (" (C=1)" if args.classifier == "logreg" else ""),
+             "train_split": f"{train.name}:{train.split}", "test_split": f"{test.name}:{test.split}",
+             "seed": args.seed, "labels_per_class": ",".join(rows), "repeats": args.repeats, "ema": r.ema}
+    record_result(args.run, "probe", proto, {"results": rows}, r.step, refresh=False)
+    report = refresh_report(args.run)
+    say(f"kept in {Path(args.run) / 'metrics.json'} with its protocol (step {r.step})"
+        + (f"; report: {report}" if report else ""))
     return 0

@@ -34,8 +34,11 @@ def run_compare(args) -> int:
     if len(args.runs) < 2:
         raise GenlabError("compare needs at least two run directories: genlab compare RUN1 RUN2 --out page.html")
     out = out_path(args.out, args.force, (".html",))
-    path = write_compare(args.runs, out)
+    notes: list[str] = []
+    path = write_compare(args.runs, out, notes)
     say(f"wrote {path} comparing {len(args.runs)} runs ({path.stat().st_size / 1e6:.1f} MB, self-contained)")
+    for n in notes:  # results the page shows apart, and why
+        say(n)
     return 0
 
 

@@ -74,7 +74,7 @@ def page(title: str, body: Sequence[str]) -> str:
 
 
 def flatten(d: dict, prefix: str = "") -> list[tuple[str, Any]]:
-    """Nested metrics -> [(dotted key, value)], leaving out every 'protocol' sub-dict."""
+    """Nested values -> [(dotted key, value)], leaving out every "protocol" sub-dict."""
     out = []
     for k, v in d.items():
         key = f"{prefix}{k}"
@@ -86,13 +86,3 @@ def flatten(d: dict, prefix: str = "") -> list[tuple[str, Any]]:
             out.append((key, v))
     return out
 
-
-def protocols(d: dict, prefix: str = "") -> list[tuple[str, dict]]:
-    """Every 'protocol' sub-dict with the dotted key of the result it describes."""
-    out = []
-    for k, v in d.items():
-        if k == "protocol" and isinstance(v, dict):
-            out.append((prefix.rstrip(".") or "(top level)", v))
-        elif isinstance(v, dict):
-            out += protocols(v, f"{prefix}{k}.")
-    return out

@@ -1,5 +1,5 @@
-"""`report.html` of one run directory: config, curves, throughput, sample grids over training, the latest
-metrics with their protocol, and the explore pictures present (RUN/explore/)."""
+"""`report.html` of one run directory: config, curves, throughput, sample grids over training, every result
+of metrics.json with its protocol and step, and the explore pictures present (RUN/explore/)."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,8 @@ from typing import Optional
 
 from ..errors import GenlabError
 from ..training.checkpoint import atomic_write_text
-from .html import data_uri, esc, figure, file_uri, flatten, page, protocols, table
+from .html import data_uri, esc, figure, file_uri, flatten, fmt, page, table
+from .results import INCIDENTAL, Record, load_results
 
 _STEP = re.compile(r"step-(\d+)\.png$")
 
@@ -25,7 +26,7 @@ class RunFiles:
     config_text: str
     config: dict
     rows: list[dict]
-    metrics: dict
+    results: list[Record]  # every result of metrics.json, oldest first
     samples: list[tuple[int, Path]]  # (step, grid PNG), oldest first
     explore: list[tuple[Path, dict]] = field(default_factory=list)  # (picture, {"caption", "command"})
 
@@ -61,14 +62,9 @@ def read_run(run_dir: str | Path) -> RunFiles:
         raise GenlabError(f"{str(run_dir)!r} is not a genlab run directory (no config.yaml); give the "
                           "directory that 'genlab train' printed")
     text = (p / "config.yaml").read_text()
-    metrics = {}
-    if (p / "metrics.json").is_file():
-        try:
-            metrics = json.loads((p / "metrics.json").read_text())
-        except ValueError:
-            raise GenlabError(f"{p / 'metrics.json'} is not valid JSON; re-run 'genlab eval {p}'") from None
+    results = load_results(p)
     samples = sorted((int(m.group(1)), f) for f in (p / "samples").glob("step-*.png") if (m := _STEP.search(f.name)))
-    return RunFiles(p, text, yaml.safe_load(text) or {}, read_metrics(p / "metrics.jsonl"), metrics, samples,
+    return RunFiles(p, text, yaml.safe_load(text) or {}, read_metrics(p / "metrics.jsonl"), results, samples,
                     _explore_files(p / "explore"))
 
 
@@ -142,13 +138,52 @@ def data_section(run_dir: Path) -> list[str]:
     return out
 
 
-def metrics_section(metrics: dict) -> list[str]:
-    if not metrics:
+def weights_label(r: Record) -> str:
+    ema = r.protocol.get("ema")
+    return "EMA weights" if ema is True else "live weights" if ema is False else ""
+
+
+def distinguishing(records: list[Record]) -> dict[int, str]:
+    """For records of one kind: the protocol fields whose values differ between them, as 'k=v; ...' per
+    record index (empty when a kind has one record), so two FIDs of a run are told apart in headings."""
+    keys = sorted({k for r in records for k in r.protocol if k not in INCIDENTAL})
+    differ = [k for k in keys if len({json.dumps(r.protocol.get(k), sort_keys=True) for r in records}) > 1]
+    return {i: "; ".join(f"{k}={short(r.protocol.get(k, '—'))}" for k in differ) for i, r in enumerate(records)}
+
+
+def short(v, n: int = 24) -> str:
+    s = fmt(v)
+    return s if len(s) <= n else s[:12] + "…"
+
+
+def heading(r: Record, extra: str = "") -> str:
+    parts = [r.kind, f"step {r.step}" if r.step is not None else "step not recorded", weights_label(r), extra,
+             f"recorded {r.recorded_at}" if r.recorded_at else "recorded before results format 2"]
+    return " · ".join(p for p in parts if p)
+
+
+def record_html(r: Record, extra: str = "", title: str = "") -> str:
+    """One result: a heading with kind, step, weights and time, then its values beside its protocol."""
+    values = flatten(r.values) or [("(no values)", "")]
+    proto = (table(("protocol field", "value"), r.protocol.items(), "kv") if r.protocol
+             else "<p>no protocol recorded</p>")
+    return (f"<h3>{esc(title or heading(r, extra))}</h3><div class=\"row\">"
+            f"<div>{table(('metric', 'value'), values, 'kv')}</div><div>{proto}</div></div>")
+
+
+def metrics_section(results: list[Record]) -> list[str]:
+    if not results:
         return ["<p>No metrics yet: run <code>genlab eval RUN</code> (and <code>genlab probe RUN</code>); "
                 "results land in metrics.json and appear here.</p>"]
-    out = [table(("metric", "value"), flatten(metrics), "kv")]
-    for key, proto in protocols(metrics):
-        out.append(f"<h3>protocol of {esc(key)}</h3>" + table(("field", "value"), proto.items(), "kv"))
+    kinds = list(dict.fromkeys(r.kind for r in results))
+    out = [f"<p>{len(results)} result{'s' * (len(results) != 1)} ({', '.join(map(esc, kinds))}), each with the "
+           "protocol it was measured under and the training step of the weights it measured. Re-running a "
+           "protocol at the same step replaces its record; any other evaluation is added.</p>"]
+    for kind in kinds:
+        group = sorted((r for r in results if r.kind == kind),
+                       key=lambda r: (-1 if r.step is None else r.step, r.recorded_at or ""))
+        tags = distinguishing(group)
+        out += [record_html(r, tags[i]) for i, r in enumerate(group)]
     return out
 
 
@@ -171,7 +206,7 @@ def build_report(run_dir: str | Path) -> str:
     shown = spread(run.samples, 8)
     body.append('<div class="row">' + "".join(figure(file_uri(f), f"step {s}", width=260) for s, f in shown)
                 + "</div>" if shown else "<p>No sample grids (set train.sample_every to get them).</p>")
-    body += ["<h2>Metrics (metrics.json)</h2>", *metrics_section(run.metrics)]
+    body += ["<h2>Metrics (metrics.json)</h2>", *metrics_section(run.results)]
     body.append("<h2>Latent-space exploration</h2>")
     if run.explore:
         body += [figure(file_uri(f), meta.get("caption", f.name), alt=f.name, cmd=meta.get("command", ""))
