@@ -196,3 +196,19 @@ def test_lr_schedules(schedule, mid, end):
     warm.fit()
     lr = warm.optimizers["model"].param_groups[0]["lr"]
     assert lr == pytest.approx(warm.cfg.lr * warm.lr_factor(9))
+
+
+@pytest.mark.parametrize("decay_start", [5, 0.5])
+def test_constant_then_linear_schedule(decay_start):
+    """The pix2pix/CycleGAN schedule: lr constant for steps < 5, then 1 − (step − 5) / 5 to 0 at step 10."""
+    tr = tiny_trainer("ae", steps=10, train={"lr_schedule": "linear", "decay_start": decay_start})
+    assert [tr.lr_factor(s) for s in (0, 4, 5)] == [1.0, 1.0, 1.0]
+    assert tr.lr_factor(7) == pytest.approx(0.6) and tr.lr_factor(9) == pytest.approx(0.2)
+    tr.fit()
+    assert tr.optimizers["model"].param_groups[0]["lr"] == pytest.approx(tr.cfg.lr * 0.2)
+
+
+@pytest.mark.parametrize("bad", [10, 2.5, -1])
+def test_decay_start_outside_the_run_is_refused(bad):
+    with pytest.raises(GenlabError, match="train.decay_start"):
+        tiny_trainer("ae", steps=10, train={"lr_schedule": "linear", "decay_start": bad})

@@ -175,6 +175,8 @@ class DataInfo:
     `shape`, `levels`, `n_classes` describe the primary field `x` and the labels `y` (the contract of the
     unconditional families); `fields` has every field. `DataInfo((1, 28, 28), 256, 10)` still works and
     builds the specs of `x` (and `y` if n_classes > 0).
+    `streams`: for unaligned data (CycleGAN's domains), the field names of each independently drawn stream;
+    () = every field of an example belongs together (paired data). `aligned(a, b)` tells which.
     """
 
     shape: tuple[int, ...] = ()
@@ -182,6 +184,7 @@ class DataInfo:
     n_classes: int = 0
     fields: Mapping[str, FieldSpec] = field(default=None, compare=False)  # type: ignore[assignment]
     primary: str = "x"
+    streams: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self):
         fields = dict(self.fields or {})
@@ -198,8 +201,12 @@ class DataInfo:
         object.__setattr__(self, "n_classes", y.n_classes if y is not None and y.kind == "label" else 0)
 
     @classmethod
-    def of(cls, fields: Mapping[str, FieldSpec], primary: str = "x") -> "DataInfo":
-        return cls(fields=dict(fields), primary=primary)
+    def of(cls, fields: Mapping[str, FieldSpec], primary: str = "x", streams=()) -> "DataInfo":
+        return cls(fields=dict(fields), primary=primary, streams=tuple(tuple(g) for g in streams))
+
+    def aligned(self, a: str, b: str) -> bool:
+        """Fields a and b come from the same example (paired), not from independent streams."""
+        return not self.streams or any(a in g and b in g for g in self.streams)
 
     @property
     def spec(self) -> FieldSpec:
@@ -228,16 +235,20 @@ class DataInfo:
         return y.classes if y is not None else ()
 
     def with_fields(self, **specs: FieldSpec) -> "DataInfo":
-        return DataInfo.of({**self.fields, **specs}, self.primary)
+        return DataInfo.of({**self.fields, **specs}, self.primary, self.streams)
 
     def to_dict(self) -> dict:
-        return {"primary": self.primary, "fields": {k: v.to_dict() for k, v in self.fields.items()}}
+        d = {"primary": self.primary, "fields": {k: v.to_dict() for k, v in self.fields.items()}}
+        if self.streams:
+            d["stream_fields"] = [list(g) for g in self.streams]  # ("streams" is the dataset meta's lengths)
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "DataInfo":
         if "fields" not in d:  # run directories written before the field contract
             return cls(tuple(d["shape"]), d.get("levels"), d.get("n_classes", 0) or 0)
-        return cls.of({k: FieldSpec.from_dict(v) for k, v in d["fields"].items()}, d.get("primary", "x"))
+        return cls.of({k: FieldSpec.from_dict(v) for k, v in d["fields"].items()}, d.get("primary", "x"),
+                      d.get("stream_fields") or ())
 
 
 class Batch:

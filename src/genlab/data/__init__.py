@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import GenlabError
 from ..registry import DATASETS
 from .base import ArrayDataset, IndexBatcher  # noqa: F401
-from . import arrays, digits, fashion_mnist, folder, pairs, photos, toys  # noqa: F401  (register datasets)
+from . import arrays, digits, fashion_mnist, fmnist_domains, folder, pairs, photos, toys  # noqa: F401  (register datasets)
 from . import climate  # noqa: F401  (netCDF datasets; xarray is imported only when one is loaded)
 
 

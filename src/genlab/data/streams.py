@@ -43,7 +43,7 @@ class UnalignedDataset:
         specs: dict = {}
         for d in self.streams.values():
             specs.update(d.info.fields)
-        return DataInfo.of(specs, self.primary)
+        return DataInfo.of(specs, self.primary, [tuple(d.info.fields) for d in self.streams.values()])
 
     def _stream_of(self, field: str) -> FieldDataset:
         for d in self.streams.values():

@@ -37,7 +37,8 @@ class Panel:
     field: str = "x"
 
 
-CAPABILITIES = ("encode", "decode", "reconstruct", "nll", "elbo", "complete", "sample_latent", "generate")
+CAPABILITIES = ("encode", "decode", "reconstruct", "nll", "elbo", "complete", "sample_latent", "generate",
+                "translate")
 
 
 class GenerativeModel(nn.Module):
@@ -54,7 +55,11 @@ class GenerativeModel(nn.Module):
       sample_conditions: fields `sample(n, cond={...})` accepts (e.g. ("y",) for class-conditional models).
       provides: optional capabilities implemented (subset of CAPABILITIES): encode(x) -> z, decode(z) -> x,
           reconstruct(x), nll(x, ...) per-example nats, elbo(x), complete(x, mask), sample_latent(n),
-          generate(batch). A contract test checks the declaration against the methods overridden.
+          generate(batch), translate(x, direction). A contract test checks the declaration against the
+          methods overridden.
+      directions: translation directions ("AtoB", "BtoA"); `translation_fields(direction)` names the
+          (source, destination) fields of each; `stochastic` = outputs vary with the generator (K samples
+          per input differ).
       nll_options: keyword options `nll` takes (("k",): importance samples).
       nll_convention: 'discrete' | 'continuous' | 'bernoulli' (see metrics.likelihood).
       ema_default: networks averaged by `train.ema` unless train.ema_networks names others.
@@ -69,6 +74,8 @@ class GenerativeModel(nn.Module):
     train_defaults: dict = {}
     requires: dict[str, tuple[str, ...]] = {"x": ()}
     conditional: bool = False
+    directions: tuple[str, ...] = ()
+    stochastic: bool = False
     sample_conditions: tuple[str, ...] = ()
     provides: frozenset[str] = frozenset()
     nll_options: tuple[str, ...] = ()
@@ -101,6 +108,17 @@ class GenerativeModel(nn.Module):
             if kinds and spec.kind not in kinds:
                 raise GenlabError(f"model {name} needs field {field!r} of kind {'/'.join(kinds)}, but the "
                                   f"data's {field!r} is {spec.kind}; choose a matching dataset")
+        paired = cls.paired_fields(config)
+        for a, b in zip(paired, paired[1:]):
+            if not info.aligned(a, b):
+                raise GenlabError(f"model {name} learns from pairs ({a}, {b}) but the data give {a} and {b} as "
+                                  "unpaired streams; use paired data (e.g. folder-pairs) or an unpaired model "
+                                  "(cyclegan, augmented-cyclegan)")
+
+    @classmethod
+    def paired_fields(cls, config) -> tuple[str, ...]:
+        """Fields that must come from the same example (paired translation: input and target). Default ()."""
+        return ()
 
     def __init__(self, config, data: DataInfo):
         super().__init__()
@@ -185,6 +203,20 @@ class GenerativeModel(nn.Module):
 
     def generate(self, batch: Batch, *, generator: Optional[torch.Generator] = None) -> Tensor:
         self._cannot("map an input batch to an output (it samples from nothing; use genlab sample)")
+
+    def translate(self, x: Tensor, direction: str = "AtoB", *, generator: Optional[torch.Generator] = None) -> Tensor:
+        """x (B, C_src, H, W) in model space of the source field -> (B, C_dst, H', W') of the destination."""
+        self._cannot("translate images between domains")
+
+    def translation_fields(self, direction: str) -> tuple[str, str]:
+        """(source field, destination field) of a translation direction."""
+        if direction not in self.directions:
+            raise GenlabError(f"direction {direction!r} is not one of this model's: "
+                              f"{', '.join(self.directions) or 'none (it does not translate)'}")
+        cfg = self.config
+        if direction == "AtoB":
+            return (cfg.input, cfg.target) if hasattr(cfg, "input") else (cfg.a, cfg.b)
+        return cfg.b, cfg.a
 
 
 def overridden_capabilities(cls: type) -> set[str]:

@@ -207,6 +207,11 @@ def build_report(run_dir: str | Path) -> str:
     body.append('<div class="row">' + "".join(figure(file_uri(f), f"step {s}", width=260) for s, f in shown)
                 + "</div>" if shown else "<p>No sample grids (set train.sample_every to get them).</p>")
     body += ["<h2>Metrics (metrics.json)</h2>", *metrics_section(run.results)]
+    grids = sorted((run.path / "translations").glob("*.png")) if (run.path / "translations").is_dir() else []
+    if grids:  # translation models: written by genlab eval
+        body.append("<h2>Translations (held-out inputs)</h2>")
+        body += [figure(file_uri(f), f"{f.stem}: input | output(s) | target (when the split pairs them)", alt=f.name,
+                        cmd=f"genlab eval {run.path}") for f in grids]
     body.append("<h2>Latent-space exploration</h2>")
     if run.explore:
         body += [figure(file_uri(f), meta.get("caption", f.name), alt=f.name, cmd=meta.get("command", ""))

@@ -32,9 +32,9 @@ uniformly chosen stored one (D sees the stored one, the pool keeps the new one),
 Draws come from `batch.generator`. The pools are buffers (`pool_a`, `pool_b`: (pool_size, C, H, W) in G
 space, `pool_a_count`, `pool_b_count`), so checkpoints keep them and resume is bit-exact.
 
-Training defaults: Adam lr 2e-4, betas (0.5, 0.999) as in the paper; batch 4 (the paper's is 1) and
-`train.lr_schedule=linear`. The paper keeps lr constant for 100 epochs, then decays it linearly to 0 over
-100 more; genlab's linear schedule decays from step 0 — a constant-then-linear schedule is left to do.
+Training defaults: Adam lr 2e-4, betas (0.5, 0.999) as in the paper; batch 4 (the paper's is 1) and the
+paper's schedule: lr constant for the first half of training, then linearly to 0 (`train.lr_schedule=linear`,
+`train.decay_start=0.5`; the paper: 100 + 100 epochs).
 """
 from __future__ import annotations
 
@@ -129,9 +129,11 @@ class HistoryPool(nn.Module):
                 test_data="digits", test_data_options={"derive": "noise:gaussian:0.3"})
 class CycleGAN(GenerativeModel):
     conditional = True
-    provides = frozenset({"generate"})
+    directions = DIRECTIONS
+    provides = frozenset({"generate", "translate"})
     ema_default = ("g_ab", "g_ba")
-    train_defaults = {"lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 4, "lr_schedule": "linear", "steps": 5000}
+    train_defaults = {"lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 4, "lr_schedule": "linear", "decay_start": 0.5,
+                      "steps": 5000}
 
     @classmethod
     def required_fields(cls, config: CycleGANConfig) -> dict[str, tuple[str, ...]]:
@@ -141,6 +143,7 @@ class CycleGAN(GenerativeModel):
         super().__init__(config, data)
         sa, sb = data.fields[config.a], data.fields[config.b]
         h, w = shared_grid("cyclegan", data, config.a, config.b, halvings=config.n_down, key="n_down")
+        self.size_multiple = 2 ** config.n_down
         ca, cb = sa.shape[0], sb.shape[0]
         if config.identity_weight > 0 and ca != cb:
             raise GenlabError(f"model.identity_weight={config.identity_weight} needs equal channel counts, but "
@@ -237,9 +240,10 @@ class CycleGAN(GenerativeModel):
 
     # --- outputs ------------------------------------------------------------------------------
     @torch.no_grad()
-    def translate(self, x: Tensor, direction: str = "AtoB") -> Tensor:
+    def translate(self, x: Tensor, direction: str = "AtoB", *, generator: Optional[torch.Generator] = None) -> Tensor:
         """x (B, C_src, H, W) in model space of the source domain -> (B, C_dst, H, W) in model space of
-        the other: direction "AtoB" = G_ab, "BtoA" = G_ba."""
+        the other: direction "AtoB" = G_ab, "BtoA" = G_ba (deterministic; any H, W divisible by
+        2**n_down)."""
         if direction not in DIRECTIONS:
             raise GenlabError(f"direction={direction!r} is invalid; expected AtoB or BtoA")
         src, dst, net = ("a", "b", self.g_ab) if direction == "AtoB" else ("b", "a", self.g_ba)

@@ -19,7 +19,9 @@ Losses: the adversarial pair is any registered loss (`model.loss`, default `nons
 paper's vanilla GAN with the non-saturating G loss; `lsgan`, `hinge`, `wgan-gp`, … work too) except
 `began`, whose D is an autoencoder, not a PatchGAN. G minimises L_G^adv + λ L1 with λ = `l1_weight`
 (100, as in the paper), L1 measured in G space ([−1, 1] for images, the paper's scale). D's loss is
-halved ("we divide the objective by 2 while optimizing D", §3.3), penalty included.
+halved ("we divide the objective by 2 while optimizing D", §3.3), penalty included. The paper's ablation
+rows: "L1 only" = `model.adversarial=false` (G on λ·L1 alone; D is built but never trained), "cGAN only"
+= `model.l1_weight=0`, "L1 + cGAN" = the defaults.
 
 The game (gans/game.py) runs unchanged through its hooks: `generate_fake(n, batch)` = G(a) and
 `discriminate(x, batch)` = D(cat(a, x)). The game reads the real images from `batch.x` and their shape
@@ -41,7 +43,7 @@ from ...errors import GenlabError
 from ...nn import PatchDiscriminator, UNet, patchgan_for_receptive_field
 from ...registry import LOSSES, register_model
 from .grid import shared_grid
-from ..base import Batch, DataInfo, GenerativeModel, Panel, rand
+from ..base import Batch, DataInfo, GenerativeModel, Panel, Phase, rand
 from ..gans.game import AdversarialConfig, AdversarialModel
 
 
@@ -61,6 +63,8 @@ class Pix2PixConfig(AdversarialConfig):
     d_receptive_field: str = "70"  # 1 | 16 | 34 | 70 | 142 | 286 | full (pixels per judged patch)
     d_norm: str = "auto"  # D's norm: auto (none with gradient-penalty losses, else batch) | batch | instance | none
     l1_weight: float = 100.0  # λ of the L1 term
+    test_dropout: bool = False  # keep dropout when translating (the paper's test-time noise): K outputs differ
+    adversarial: bool = True  # false = the paper's "L1 only" row: G trained on λ·L1 alone, D never trained
 
     def __post_init__(self):
         super().__post_init__()
@@ -84,6 +88,9 @@ class Pix2PixConfig(AdversarialConfig):
                 raise ValueError(f"model.{key}={getattr(self, key)!r} is invalid; expected {want}")
         if self.input == self.target:
             raise ValueError(f"model.input and model.target are both {self.input!r}; name two fields")
+        if not self.adversarial and self.l1_weight == 0:
+            raise ValueError("model.adversarial=false with model.l1_weight=0 leaves G nothing to learn; "
+                             "set one of them")
 
     def d_layers(self, image_size: int) -> int:
         """n_layers of the PatchGAN for this config on images of side `image_size` (pixels)."""
@@ -99,9 +106,10 @@ class GeneratorDropout(nn.Module):
         super().__init__()
         self.p = p
         self.generator: Optional[torch.Generator] = None
+        self.force = False  # drop in eval mode too (test-time dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0:
+        if not (self.training or self.force) or self.p == 0:
             return x
         u = rand(x.shape, generator=self.generator, device=x.device, dtype=torch.float32)
         return x * ((u >= self.p).to(x.dtype) / (1.0 - self.p))
@@ -129,7 +137,8 @@ def _seeded_dropout(net: nn.Module) -> list[GeneratorDropout]:
                 test_data="digits", test_data_options={"derive": "edges"})
 class Pix2Pix(AdversarialModel):
     conditional = True
-    provides = frozenset({"generate"})
+    directions = ("AtoB",)  # input -> target
+    provides = frozenset({"generate", "translate"})
     decode = GenerativeModel.decode  # no latent space: G reads an input field
     sample_latent = GenerativeModel.sample_latent
     sample = GenerativeModel.sample
@@ -138,6 +147,10 @@ class Pix2Pix(AdversarialModel):
     @classmethod
     def required_fields(cls, config: Pix2PixConfig) -> dict[str, tuple[str, ...]]:
         return {config.input: ("image", "field"), config.target: ("image", "field")}
+
+    @classmethod
+    def paired_fields(cls, config: Pix2PixConfig) -> tuple[str, ...]:
+        return (config.input, config.target)  # learns from aligned pairs
 
     def __init__(self, config: Pix2PixConfig, data: DataInfo):
         a, b = data.fields[config.input], data.fields[config.target]
@@ -150,6 +163,8 @@ class Pix2Pix(AdversarialModel):
                     dropout=config.dropout, periodic_axes=periodic,
                     out_activation="tanh" if self._unit_range else "none")
         self._dropouts = _seeded_dropout(unet)  # a plain list: the modules stay registered in G only
+        self.size_multiple = 2 ** config.depth
+        self.stochastic = config.test_dropout and config.dropout > 0
         self.generator = unet
         d_norm = config.d_norm if config.d_norm != "auto" else ("none" if self.adv.penalty is not None else "batch")
         n_layers = config.d_layers(max(h, w))
@@ -161,6 +176,18 @@ class Pix2Pix(AdversarialModel):
                               f"{h}x{w} fields (no patch fits); use a smaller one or full")
         self._finish()
 
+    def phases(self, step: int) -> list[Phase]:
+        """The game's D and G phases; with model.adversarial=false only a G phase on λ·L1 (no D forward)."""
+        if self.config.adversarial:
+            return super().phases(step)
+        return [Phase("generator", self.l1_loss)]
+
+    def l1_loss(self, batch: Batch) -> dict:
+        """L_G = λ mean |G(a) − b| in G space (the "L1 only" ablation)."""
+        fake = self.generate_fake(batch[self.config.target].shape[0], batch)
+        l1 = (fake.float() - self.to_model(batch[self.config.target]).float()).abs().mean()
+        return {"loss": self.config.l1_weight * l1, "l1": l1.detach()}
+
     # --- spaces -------------------------------------------------------------------------------
     def condition(self, batch: Batch) -> Tensor:
         """The input a in G space (B, C_a, H, W): 2a − 1 for bounded images, as it is for fields."""
@@ -168,15 +195,15 @@ class Pix2Pix(AdversarialModel):
         return a * 2.0 - 1.0 if self.input_bounded else a
 
     @contextmanager
-    def _noise(self, generator: Optional[torch.Generator]):
-        """G's dropout masks drawn from `generator` inside the block."""
+    def _noise(self, generator: Optional[torch.Generator], force: bool = False):
+        """G's dropout masks drawn from `generator` inside the block (also in eval mode when `force`)."""
         for d in self._dropouts:
-            d.generator = generator
+            d.generator, d.force = generator, force
         try:
             yield
         finally:
             for d in self._dropouts:
-                d.generator = None
+                d.generator, d.force = None, False
 
     # --- the game's hooks ---------------------------------------------------------------------
     def generate_fake(self, n: int, batch: Batch) -> Tensor:
@@ -213,6 +240,18 @@ class Pix2Pix(AdversarialModel):
         when G is in train mode; deterministic in eval mode)."""
         with self._noise(generator):
             return self.to_data(self.generator(self.condition(batch)))
+
+    @torch.no_grad()
+    def translate(self, x: Tensor, direction: str = "AtoB", *, generator: Optional[torch.Generator] = None,
+                  dropout: Optional[bool] = None) -> Tensor:
+        """G(x) in model space of the target, for inputs (B, C_a, H, W) of any H, W divisible by 2**depth
+        (fully convolutional). dropout (default `model.test_dropout`): keep G's dropout at test time, masks
+        from `generator`, as the paper does — then K calls give K different outputs."""
+        self.translation_fields(direction)  # only AtoB
+        a = x * 2.0 - 1.0 if self.input_bounded else x
+        keep = self.config.test_dropout if dropout is None else dropout
+        with self._noise(generator, force=keep):
+            return self.to_data(self.generator(a)).float()
 
     def preview(self, batch: Optional[Batch], *, n: int, generator: Optional[torch.Generator] = None) -> list[Panel]:
         """input | output | target for the first examples of the data (a 1-channel input is drawn in grey

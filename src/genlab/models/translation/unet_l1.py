@@ -56,17 +56,23 @@ class UNetL1Config:
 class UNetL1(GenerativeModel):
     # 3. Declarations: what the data must provide, how it samples, what else it can do, training defaults.
     conditional = True  # outputs need an input batch: generate(batch), never sample(n)
-    provides = frozenset({"generate"})
+    directions = ("AtoB",)  # input -> target (translation_fields)
+    provides = frozenset({"generate", "translate"})
     train_defaults = {"lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 16, "steps": 2000}
 
     @classmethod
     def required_fields(cls, config: UNetL1Config) -> dict[str, tuple[str, ...]]:
         return {config.input: ("image", "field"), config.target: ("image", "field")}
 
+    @classmethod
+    def paired_fields(cls, config: UNetL1Config) -> tuple[str, ...]:
+        return (config.input, config.target)  # learns from aligned pairs
+
     def __init__(self, config: UNetL1Config, data: DataInfo):
         super().__init__(config, data)
         a, b = data.fields[config.input], data.fields[config.target]
         shared_grid("unet-l1", data, config.input, config.target, halvings=config.depth, key="depth")
+        self.size_multiple = 2 ** config.depth  # translate() takes any H, W divisible by this
         # periodic axes of the target (e.g. longitude) are padded periodically, the others with zeros
         periodic = tuple(ax + 1 for ax in b.periodic if ax in (1, 2))  # (C, H, W) axes -> (B, C, H, W) dims
         self.network = UNet(a.shape[0], b.shape[0], base=config.base, depth=config.depth, norm=config.norm,
@@ -89,7 +95,13 @@ class UNetL1(GenerativeModel):
     @torch.no_grad()
     def generate(self, batch: Batch, *, generator: Optional[torch.Generator] = None) -> Tensor:
         """ŷ = U(a) in model space of the target field, (B, C_b, H, W)."""
-        return self.network(batch[self.config.input]).float()
+        return self.translate(batch[self.config.input])
+
+    @torch.no_grad()
+    def translate(self, x: Tensor, direction: str = "AtoB", *, generator: Optional[torch.Generator] = None) -> Tensor:
+        """U(x) for inputs (B, C_a, H, W) of any H, W divisible by 2**depth (fully convolutional)."""
+        self.translation_fields(direction)  # only AtoB
+        return self.network(x).float()
 
     def preview(self, batch: Optional[Batch], *, n: int, generator: Optional[torch.Generator] = None) -> list[Panel]:
         """input | output | target for the first examples of the data."""
