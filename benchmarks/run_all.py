@@ -30,6 +30,12 @@ BENCHMARKS: dict[str, tuple[list[str], str]] = {
              "genlab eval end to end, fmnist-classifier, 10k vs 10k (issue 4)"),
     "pixelcnn": (["pixelcnn_sampling.py"], "PixelCNN cached vs naive sampling (issue 6)"),
     "flows": (["flows_speed.py", "--threads", "0"], "RealNVP/Glow step vs normflows (issue 6)"),
+    "translation": (["translation_speed.py", "--steps", "20"], "pix2pix/cyclegan step: fp32 vs bf16, NCHW vs "
+                    "channels-last (issue 14)"),
+    "pix2pix-ablation": (["pix2pix_ablation.py", "--dataset", "fmnist-edges", "--eval-only"],
+                         "pix2pix ablation table of the finished rows (train them first; issue 14)"),
+    "unpaired-translation": (["unpaired_translation.py", "--eval-only"],
+                             "cyclegan / augmented-cyclegan table of the finished runs (train them first; issue 14)"),
 }
 NEEDS = {"flows": "normflows"}
 

@@ -182,3 +182,45 @@ def test_paired_model_on_unpaired_streams_is_refused_before_any_run_dir(tmp_path
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "unpaired streams" in err and "cyclegan" in err
     assert not out.exists()
+
+
+def test_navy_wind_domains_pair_u_with_v_and_split_seasons_by_calendar_month():
+    from genlab.data import load_dataset
+    from genlab.data.field_domains import months_of
+
+    p = load_dataset("navy-uv", split="test")
+    assert p.info.fields["a"].normalizer.units == "M/S" and p.info.fields["b"].shape == (1, 32, 32)
+    assert len(p) == 26 * 8 and p.info.aligned("a", "b")  # 26 test months x (2 x 4) tiles
+    u = load_dataset("navy-winds", split="test", var="uwnd", size=32)
+    assert torch.equal(p.tensors["a"], u.tensors["x"])  # same tiles, same order
+    s = load_dataset("navy-seasons", split="train")
+    w = load_dataset("navy-winds", split="train", size=32)
+    m = months_of(w)
+    assert s.meta["streams"] == {"a": int(np.isin(m, (12, 1, 2)).sum()), "b": int(np.isin(m, (6, 7, 8)).sum())}
+    assert torch.equal(s.streams["a"].tensors["a"], w.tensors["x"][torch.from_numpy(np.isin(m, (12, 1, 2)))])
+    assert not s.info.aligned("a", "b")
+
+
+def test_photos_unpaired_domains_come_from_the_named_photos_only():
+    from genlab.data import load_dataset
+
+    u = load_dataset("photos-unpaired", split="test", a="brick", b="grass+gravel", n=8, size=32)
+    assert u.streams["a"].meta["photos"] == ["brick"] and sorted(u.streams["b"].meta["photos"]) == ["grass", "gravel"]
+    assert u.info.fields["a"].shape == (3, 32, 32) and not u.info.aligned("a", "b")
+    with pytest.raises(Exception, match="share photos"):
+        load_dataset("photos-unpaired", split="test", a="brick", b="brick")
+    with pytest.raises(Exception, match="not installed here"):
+        load_dataset("photos-unpaired", split="test", a="lena")
+
+
+def test_pairs_of_mismatched_sizes_are_a_one_line_error(tmp_path, capsys):
+    from PIL import Image
+
+    for side, (h, w) in (("A", (16, 16)), ("B", (20, 24))):
+        (tmp_path / "p" / side).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(tmp_path / "p" / side / f"{i}.png")
+    out = tmp_path / "run"
+    assert main(["train", "pix2pix", "--data", "folder-pairs", f"--data.path={tmp_path / 'p'}", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "different sizes" in err and "data.size" in err and not out.exists()

@@ -17,36 +17,56 @@ import yaml
 from .errors import GenlabError
 
 
+def opt(default: Any = dataclasses.MISSING, help: str = "", choices: Optional[tuple] = None, *,
+        factory: Any = dataclasses.MISSING) -> Any:
+    """A config field with its one-line help and, where the values are a fixed set, its choices:
+    `genlab train MODEL --help` prints both, and `build` refuses a value outside `choices`."""
+    meta = {"help": help, **({"choices": tuple(choices)} if choices else {})}
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass
 class TrainConfig:
     """How to train (any model). `steps` counts optimisation steps (one batch each)."""
 
-    steps: int = 2000
-    batch_size: int = 128
-    lr: float = 1e-3
-    group_lr: dict[str, float] = field(default_factory=dict)  # per-parameter-group lr (e.g. TTUR)
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 0.0
-    optimizer: str = "adam"  # adam | adamw | rmsprop | sgd (genlab list optimizers)
-    accumulate: int = 1  # gradient accumulation: micro-batches per optimiser step (batch_size split k ways)
-    grad_clip: float = 0.0  # max global grad norm per group; 0 = off
-    lr_schedule: str = "constant"  # constant | linear (to 0 at the last step) | cosine (to 0)
-    warmup: int = 0  # linear warm-up steps before the schedule
-    precision: str = "auto"  # auto (bf16 where supported), bf16, fp32
-    ema: float = 0.0  # EMA decay for `ema_networks` (0 = off), e.g. 0.999
-    ema_networks: tuple[str, ...] = ()  # default: the model's sampling networks
-    seed: int = 0
-    device: str = "auto"  # auto, cpu, cuda, cuda:N
-    log_every: int = 50
-    sample_every: int = 0  # 0 = at the end only
-    ckpt_every: int = 500
-    keep_checkpoints: int = 2
-    tensorboard: bool = False
-    compile: bool = False
-    channels_last: bool = False
-    progress: bool = True
-    on_nan: str = "stop"  # stop | rollback (reload last checkpoint, halve lr, continue)
-    threads: int = 0  # torch CPU threads; 0 = torch's default
+    steps: int = opt(2000, "optimisation steps (one batch each)")
+    batch_size: int = opt(128, "examples per step (split over processes and accumulation micro-batches)")
+    lr: float = opt(1e-3, "learning rate of every parameter group (see group_lr)")
+    group_lr: dict[str, float] = opt(help="per-parameter-group learning rate, e.g. discriminator:4e-4 (TTUR)",
+                                     factory=dict)
+    betas: tuple[float, float] = opt((0.9, 0.999), "Adam-style betas: two numbers in [0, 1)")
+    weight_decay: float = opt(0.0, "weight decay (decoupled for adamw)")
+    optimizer: str = opt("adam", "optimiser by name (genlab list optimizers)")
+    accumulate: int = opt(1, "gradient accumulation: micro-batches per optimiser step (batch_size split k ways)")
+    grad_clip: float = opt(0.0, "max global gradient norm per group; 0 = off")
+    lr_schedule: str = opt("constant", "learning-rate schedule: linear and cosine decay to 0 at the last step",
+                           ("constant", "linear", "cosine"))
+    warmup: int = opt(0, "linear warm-up steps before the schedule")
+    decay_start: float = opt(0, "linear/cosine: lr constant until this step (or this fraction of steps if < 1), "
+                             "then to 0")
+    precision: str = opt("auto", "arithmetic: auto = bf16 autocast where supported, else fp32",
+                         ("auto", "bf16", "fp32"))
+    ema: float = opt(0.0, "EMA decay of the sampling networks (0 = off), e.g. 0.999")
+    ema_networks: tuple[str, ...] = opt((), "networks to average (default: the model's sampling networks)")
+    seed: int = opt(0, "seed of initial weights, data order and training noise")
+    device: str = opt("auto", "auto (a GPU if there is one), cpu, cuda or cuda:N")
+    log_every: int = opt(50, "steps between lines of metrics.jsonl (and TensorBoard scalars)")
+    sample_every: int = opt(0, "steps between sample grids in RUN/samples; 0 = at the end only")
+    ckpt_every: int = opt(500, "steps between checkpoints")
+    keep_checkpoints: int = opt(2, "checkpoints kept (older ones are deleted)")
+    tensorboard: bool = opt(False, "also write TensorBoard events to RUN/tb (scalars, sample grids, hparams)")
+    compile: bool = opt(False, "torch.compile each network")
+    channels_last: bool = opt(False, "channels-last memory format for image networks and batches")
+    progress: bool = opt(True, "show the progress line (count, elapsed time, ETA) on stderr")
+    on_nan: str = opt("stop", "when a loss becomes NaN/inf: stop, or rollback (reload the last checkpoint, "
+                      "halve lr, continue)", ("stop", "rollback"))
+    threads: int = opt(0, "torch CPU threads; 0 = torch's default")
+
+    def decay_step(self) -> int:
+        """The step where linear/cosine decay starts (decay_start as a step, or a fraction of steps)."""
+        return int(round(self.decay_start * self.steps)) if self.decay_start < 1 else int(self.decay_start)
 
     def __post_init__(self):
         _check(self.steps >= 1, "train.steps", self.steps, "a positive integer")
@@ -55,17 +75,17 @@ class TrainConfig:
         _check(all(v > 0 for v in self.group_lr.values()), "train.group_lr", self.group_lr, "positive rates")
         _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "train.betas", self.betas,
                "two numbers in [0, 1)")
-        _check(self.precision in ("auto", "bf16", "fp32"), "train.precision", self.precision,
-               "auto, bf16 or fp32")
-        _check(self.lr_schedule in ("constant", "linear", "cosine"), "train.lr_schedule", self.lr_schedule,
-               "constant, linear or cosine")
+        for key in ("precision", "lr_schedule", "on_nan"):  # the allowed values live in the field metadata
+            allowed = choices_of(TrainConfig, key)
+            _check(getattr(self, key) in allowed, f"train.{key}", getattr(self, key), _one_of(allowed))
         _check(self.warmup >= 0, "train.warmup", self.warmup, ">= 0")
+        _check(0 <= self.decay_start < self.steps and (self.decay_start < 1 or self.decay_start == int(self.decay_start)),
+               "train.decay_start", self.decay_start, f"a fraction in [0, 1) or a whole step below train.steps={self.steps}")
         _check(0 <= self.ema < 1, "train.ema", self.ema, "a decay in [0, 1)")
         _check(self.grad_clip >= 0, "train.grad_clip", self.grad_clip, ">= 0")
         _check(self.log_every >= 1, "train.log_every", self.log_every, "a positive integer")
         _check(self.ckpt_every >= 1, "train.ckpt_every", self.ckpt_every, "a positive integer")
         _check(self.keep_checkpoints >= 1, "train.keep_checkpoints", self.keep_checkpoints, ">= 1")
-        _check(self.on_nan in ("stop", "rollback"), "train.on_nan", self.on_nan, "stop or rollback")
         _check(self.sample_every >= 0, "train.sample_every", self.sample_every, ">= 0")
         _check(self.accumulate >= 1 and self.batch_size % self.accumulate == 0, "train.accumulate",
                self.accumulate, f"a positive divisor of train.batch_size={self.batch_size}")
@@ -78,36 +98,63 @@ class TrainConfig:
 class DataConfig:
     """What to train on: a registered dataset (`genlab list datasets`) and its options."""
 
-    name: str = ""
-    split: str = "train"
-    eval_split: str = "test"
-    path: Optional[str] = None  # folder/array datasets, or an explicit Fashion-MNIST directory
-    size: Optional[int] = None  # image folders: resize/crop to size x size
-    channels: Optional[int] = None  # image folders: 1 or 3
-    n: Optional[int] = None  # toys: number of points
-    dim: Optional[int] = None  # two-gaussians: 1 or 2
-    limit: int = 0  # use only the first `limit` examples (0 = all); for quick runs
-    derive: Optional[str] = None  # derived fields per batch, e.g. mask:strokes,lowres:4 (data/derive.py)
-    skip_bad: Optional[bool] = None  # image folders: skip unreadable files (with a warning) instead of failing
-    layout: Optional[str] = None  # arrays: auto | nchw | nhwc (axis order of 4-D arrays)
-    gaps: Optional[str] = None  # arrays: error | mask (NaNs become a validity mask field x_valid)
-    units: Optional[str] = None  # arrays: units of float fields (e.g. K, m/s)
-    pairs: Optional[str] = None  # folder-pairs: auto | dirs (A/ + B/) | ab | ba (side-by-side images)
-    var: Optional[str] = None  # netCDF datasets: variable name(s), e.g. sst or uwnd,vwnd
-    level: Optional[str] = None  # netCDF: level coordinate value (e.g. depth 100) or #index
-    region: Optional[tuple[float, float, float, float]] = None  # netCDF: lat0,lat1,lon0,lon1 box in degrees
-    res: Optional[int] = None  # etopo: resolution in arc-minutes (5, 20, 40, 60, 120)
-    scenario: Optional[str] = None  # na-air-temp: a1b or e1
+    name: str = opt("", "registered dataset (genlab list datasets); also --data NAME[:SPLIT]")
+    split: str = opt("train", "split to train on")
+    eval_split: str = opt("test", "split genlab eval, reconstruct and probe use by default")
+    path: Optional[str] = opt(None, "folder/array datasets, or an explicit Fashion-MNIST directory")
+    size: Optional[int] = opt(None, "image folders: resize/crop to size x size")
+    channels: Optional[int] = opt(None, "image folders: 1 (grayscale) or 3 (RGB)", (1, 3))
+    n: Optional[int] = opt(None, "toys: number of points")
+    dim: Optional[int] = opt(None, "two-gaussians: 1 or 2 dimensions", (1, 2))
+    limit: int = opt(0, "use only the first `limit` examples (0 = all); for quick runs")
+    derive: Optional[str] = opt(None, "derived fields per batch, e.g. mask:strokes,lowres:4 (data/derive.py)")
+    skip_bad: Optional[bool] = opt(None, "image folders: skip unreadable files (with a warning) instead of failing")
+    layout: Optional[str] = opt(None, "arrays: axis order of 4-D arrays", ("auto", "nchw", "nhwc"))
+    gaps: Optional[str] = opt(None, "arrays: NaNs are an error, or become a validity mask field x_valid",
+                              ("error", "mask"))
+    units: Optional[str] = opt(None, "arrays: units of float fields (e.g. K, m/s)")
+    pairs: Optional[str] = opt(None, "folder-pairs: auto, dirs (A/ + B/), ab or ba (side-by-side images)",
+                               ("auto", "dirs", "ab", "ba"))
+    var: Optional[str] = opt(None, "netCDF datasets: variable name(s), e.g. sst or uwnd,vwnd")
+    level: Optional[str] = opt(None, "netCDF: level coordinate value (e.g. depth 100) or #index")
+    region: Optional[tuple[float, float, float, float]] = opt(None, "netCDF: lat0,lat1,lon0,lon1 box in degrees")
+    res: Optional[int] = opt(None, "etopo: resolution in arc-minutes", (5, 20, 40, 60, 120))
+    scenario: Optional[str] = opt(None, "na-air-temp: emission scenario a1b or e1")
+    classes: Optional[str] = opt(None, "fmnist-edges: Fashion-MNIST classes, e.g. shoes or sneaker+sandal")
+    a: Optional[str] = opt(None, "fmnist-unpaired: classes of domain A (default sneaker)")
+    b: Optional[str] = opt(None, "fmnist-unpaired: classes of domain B (default ankle-boot)")
+    edges: Optional[str] = opt(None, "fmnist-unpaired: a = domain A as Canny edge maps", ("none", "a"))
 
     def options(self) -> dict:
         keys = ("path", "size", "channels", "n", "dim", "skip_bad", "layout", "gaps", "units", "pairs",
-                "var", "level", "region", "res", "scenario", "derive")
+                "var", "level", "region", "res", "scenario", "classes", "a", "b", "edges", "derive")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 
 def _check(ok: bool, key: str, value: Any, want: str) -> None:
     if not ok:
         raise ValueError(f"{key}={value!r} is invalid; expected {want}")
+
+
+def _one_of(values) -> str:
+    v = [str(x) for x in values]
+    return v[0] if len(v) == 1 else ", ".join(v[:-1]) + " or " + v[-1]
+
+
+def choices_of(cls, name: str) -> tuple:
+    """The allowed values of field `name` of config dataclass `cls`, from its metadata (() if free)."""
+    for f in fields(cls):
+        if f.name == name:
+            return tuple(f.metadata.get("choices", ()))
+    raise KeyError(name)
+
+
+def did_you_mean(word: str, options, prefix: str = "") -> str:
+    """' (did you mean X?)' for the closest of `options`, or '' when nothing is close."""
+    import difflib
+
+    close = difflib.get_close_matches(word, [str(o) for o in options], n=1, cutoff=0.6)
+    return f" (did you mean {prefix}{close[0]}?)" if close else ""
 
 
 # --- conversion ---------------------------------------------------------------------------------
@@ -186,10 +233,20 @@ def build(cls, values: dict, section: str):
     types_ = field_types(cls)
     unknown = sorted(set(values) - set(types_))
     if unknown:
-        raise ValueError(f"unknown key(s) {', '.join(section + '.' + u for u in unknown)}; valid keys: "
+        hint = did_you_mean(unknown[0], types_, f"{section}.")
+        raise ValueError(f"unknown key(s) {', '.join(section + '.' + u for u in unknown)}{hint}; valid keys: "
                          f"{', '.join(section + '.' + k for k in types_)}")
     kwargs = {k: coerce(v, types_[k], f"{section}.{k}") for k, v in values.items()}
+    for k, v in kwargs.items():  # values outside a field's declared choices (case-insensitive for text)
+        allowed = choices_of(cls, k)
+        if allowed and v is not None and _norm(v) not in {_norm(a) for a in allowed}:
+            raise ValueError(f"{section}.{k}={v!r} is invalid; expected {_one_of(allowed)}"
+                             f"{did_you_mean(str(v), allowed)}")
     return cls(**kwargs)
+
+
+def _norm(v: Any) -> Any:
+    return v.lower() if isinstance(v, str) else v
 
 
 def to_dict(obj) -> dict:
@@ -224,7 +281,9 @@ def parse_overrides(args: list[str]) -> dict[str, dict]:
             val, i = args[i + 1], i + 1
         section, _, rest = key.partition(".")
         if section not in out or not rest:
-            raise GenlabError(f"unknown section in --{key}; use --model.KEY, --train.KEY or --data.KEY")
+            hint = did_you_mean(section, out, "--") if rest else ""
+            raise GenlabError(f"unknown section in --{key}{hint and hint[:-2] + '.' + rest + '?)'}; use "
+                              "--model.KEY, --train.KEY or --data.KEY")
         name, _, sub = rest.partition(".")
         if sub:
             out[section].setdefault(name, {})
@@ -312,11 +371,116 @@ def resolve(model_name: str, layers: list[dict[str, dict]]) -> RunConfig:
     return RunConfig(model_name, model_cfg, train_cfg, data_cfg)
 
 
-def config_help(cls) -> list[tuple[str, str, str]]:
-    """(key, type, default) rows for `genlab list` / `--help`."""
+def type_name(tp) -> str:
+    """int, float, str, bool, 'int or none', 'tuple[float, float]' ..."""
+    tp, optional = _strip_optional(tp)
+    name = tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")
+    return f"{name} or none" if optional else name
+
+
+@dataclass(frozen=True)
+class KeyHelp:
+    """One `--section.key` of `genlab train MODEL --help`."""
+
+    key: str
+    type: str
+    default: str
+    help: str
+    choices: tuple  # allowed values ((): any value of the type)
+
+
+# keys whose value names a registered component, by field name (their choices come from the registry)
+REGISTRY_KEYS = {"loss": "LOSSES", "optimizer": "OPTIMIZERS", "extractor": "EXTRACTORS", "classifier": "EXTRACTORS"}
+
+
+def allowed_values(cls, f) -> tuple:
+    """What a field may hold, without a second table: its metadata `choices`; True/False for bools;
+    the values of a Literal; the registry for fields that name a component (loss, optimizer, ...); the
+    `a | b | c` list that opens the field's comment in the source (model configs until they carry
+    metadata)."""
+    if f.metadata.get("choices"):
+        return tuple(f.metadata["choices"])
+    tp, _ = _strip_optional(field_types(cls)[f.name])
+    if tp is bool:
+        return (True, False)
+    if typing.get_origin(tp) is typing.Literal:
+        return typing.get_args(tp)
+    if tp is str and f.name in REGISTRY_KEYS:
+        from . import registry
+
+        names = tuple(getattr(registry, REGISTRY_KEYS[f.name]))
+        if names:
+            return names
+    return _comment_choices(_source_comments(cls).get(f.name, ""))
+
+
+def _comment_choices(comment: str) -> tuple:
+    return _split_comment(comment)[0]
+
+
+def _split_comment(comment: str) -> tuple[tuple, str]:
+    """'auto | conv | mlp (for images)' -> (('auto', 'conv', 'mlp'), 'for images'); no list -> ((), comment)."""
+    import re
+
+    m = re.match(r"\s*([\w.+-]+(?:\s*\|\s*[\w.+-]+)+)", comment)
+    if not m:
+        return (), comment
+    rest = comment[m.end():].strip()
+    if rest.startswith("(") and rest.endswith(")"):
+        rest = rest[1:-1]
+    return tuple(v.strip() for v in m.group(1).split("|")), rest.strip(" :;,-")
+
+
+def _source_comments(cls) -> dict[str, str]:
+    """field name -> the `# comment` on its line in the source of `cls` or of the dataclass it extends
+    ({} where the source is unavailable)."""
+    import inspect
+    import io
+    import tokenize
+
+    cached = _COMMENTS.get(cls)
+    if cached is not None:
+        return cached
+    out: dict[str, str] = {}
+    names = {f.name for f in fields(cls)}
+    for klass in cls.__mro__:
+        if klass is object or not is_dataclass(klass):
+            continue
+        try:
+            src = inspect.getsource(klass)
+            last = None
+            for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+                if tok.type == tokenize.NAME and tok.start[1] == 4 and tok.string in names:
+                    last = (tok.string, tok.start[0])
+                elif tok.type == tokenize.COMMENT and last and tok.start[0] == last[1]:
+                    out.setdefault(last[0], tok.string.lstrip("#").strip())
+        except (OSError, TypeError, tokenize.TokenError, IndentationError):
+            continue
+    _COMMENTS[cls] = out
+    return out
+
+
+_COMMENTS: dict[type, dict[str, str]] = {}
+
+
+def key_help(cls) -> list[KeyHelp]:
+    """Every key of config dataclass `cls` with its type, default, one-line help and allowed values.
+    Help: the field's metadata `help`, else the comment on its line in the source."""
     rows = []
+    comments = _source_comments(cls)
     for f in fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else "")
-        rows.append((f.name, str(field_types(cls)[f.name]).replace("typing.", ""), repr(default)))
+        text = f.metadata.get("help") or comments.get(f.name, "")
+        choices = allowed_values(cls, f)
+        if not f.metadata.get("help"):
+            listed, rest = _split_comment(text)
+            if listed and listed == choices:
+                text = rest  # the list is shown as the allowed values; keep what the comment adds
+        rows.append(KeyHelp(f.name, type_name(field_types(cls)[f.name]), repr(default), text, choices))
     return rows
+
+
+def config_help(cls) -> list[tuple[str, str, str]]:
+    """(key, type, default) rows (see `key_help` for help text and allowed values)."""
+    return [(k.key, k.type, k.default) for k in key_help(cls)]

@@ -113,3 +113,40 @@ def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu", use_ema
                           f"unexpected {list(unexpected)[:3]})")
     model.to(device).eval()
     return LoadedRun(run_dir, cfg, info, meta, model, step, used_ema)
+
+
+def class_index(value, info, option: str = "--class") -> int:
+    """A class name (case-insensitive; '/' and '-' optional) or index -> index, checked against the run."""
+    names = list(info.classes)
+    k = info.n_classes
+    value = str(value)
+    if value.strip().lstrip("-").isdigit():
+        i = int(value)
+        if not 0 <= i < k:
+            raise GenlabError(f"{option} {value} is out of range; this run has classes 0..{k - 1}")
+        return i
+    norm = lambda s: "".join(ch for ch in s.lower() if ch.isalnum())  # noqa: E731
+    for i, name in enumerate(names):
+        if norm(name) == norm(value) or norm(value) in norm(name).split():
+            return i
+    raise GenlabError(f"{option} {value!r} is not a class of this run; choose one of: "
+                      f"{', '.join(repr(n) for n in names) or f'0..{k - 1}'}")
+
+
+@torch.no_grad()
+def draw(model, n: int, seed: int, dev: torch.device, batch: int = 500, cond: dict | None = None,
+         progress=None) -> torch.Tensor:
+    """n samples in chunks, from one seeded generator (so the result does not depend on the chunking);
+    `progress` (a genlab.progress.Progress) advances per chunk."""
+    g = torch.Generator(dev).manual_seed(seed)
+    parts = []
+    for i in range(0, n, batch):
+        m = min(batch, n - i)
+        if cond:
+            part = model.sample(m, generator=g, cond={k: v[i:i + m].to(dev) for k, v in cond.items()})
+        else:
+            part = model.sample(m, generator=g)
+        parts.append(part.float().cpu())
+        if progress is not None:
+            progress.update(m)
+    return torch.cat(parts, 0)

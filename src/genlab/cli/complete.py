@@ -9,7 +9,7 @@ from ..data import load_dataset
 from ..errors import GenlabError
 from ..runs import load_run
 from ..viz.grid import save_grid
-from .common import device, out_path, positive_int, say
+from .common import add_device, add_force, add_n, add_out, device, out_path, positive_int, say
 
 MASKS = ("top", "bottom", "left", "right", "center")
 
@@ -17,16 +17,16 @@ MASKS = ("top", "bottom", "left", "right", "center")
 def add_parser(sub) -> None:
     p = sub.add_parser("complete", help="complete partly hidden real test images (top half given by default)")
     p.add_argument("run", help="run directory of a model that can complete images (e.g. pixelcnn)")
-    p.add_argument("--out", required=True, help="output .png: rows of (masked input, samples..., original)")
+    add_out(p, "output .png: rows of (masked input, samples..., original)", required=True)
     p.add_argument("--mask", default="top", help=f"which pixels are KNOWN: {', '.join(MASKS)} half/centre, or a "
                    ".npy file of an HxW 0/1 array (1 = known); default top")
-    p.add_argument("-n", type=int, default=8, help="number of test images (default 8)")
+    add_n(p, 8, "number of test images")
     p.add_argument("--samples", type=int, default=4, help="completions per image (default 4)")
     p.add_argument("--split", default=None, help="dataset split to take images from (default: the run's eval split)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="which test images, and the sampling noise (default 0)")
     p.add_argument("--no-ema", action="store_true", help="use live weights even if EMA weights exist")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    add_device(p)
+    add_force(p)
     p.set_defaults(func=run)
 
 

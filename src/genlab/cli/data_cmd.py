@@ -5,22 +5,22 @@ from __future__ import annotations
 from ..config import DataConfig, build, parse_overrides
 from ..data import fashion_mnist, load_dataset, parse_spec
 from ..errors import GenlabError
-from .common import out_path, positive_int, say
+from .common import add_force, add_n, add_out, out_path, positive_int, say
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("data", help="download, describe or preview datasets")
     s = p.add_subparsers(dest="data_command", metavar="ACTION")
     d = s.add_parser("download", help="fetch a dataset into the user cache (needs network)")
-    d.add_argument("name", choices=["fashion-mnist"])
+    d.add_argument("name", choices=["fashion-mnist"], help="the dataset to fetch")
     i = s.add_parser("info", help="fields (shape, kind, units, levels, gaps) and size of a dataset split")
     i.add_argument("spec", help="NAME or NAME:SPLIT; dataset options as --data.KEY=VALUE")
     i.set_defaults(accepts_overrides=True)
     v = s.add_parser("preview", help="a PNG of the first examples as a model will see them (all fields)")
     v.add_argument("spec", help="NAME or NAME:SPLIT; dataset options as --data.KEY=VALUE")
-    v.add_argument("--out", required=True, help="output .png")
-    v.add_argument("-n", type=int, default=6, help="examples to show (default 6)")
-    v.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    add_out(v, "output .png", required=True)
+    add_n(v, 6, "examples to show")
+    add_force(v)
     v.set_defaults(accepts_overrides=True)
     p.set_defaults(func=run)
 

@@ -11,18 +11,18 @@ import torch
 from ..data import load_dataset
 from ..errors import GenlabError
 from ..runs import load_run
-from .common import device, out_path, positive_int, say
+from .common import add_device, add_force, add_n, add_out, device, out_path, positive_int, say
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("density", help="1-D/2-D toy runs: true vs learned density and samples, side by side")
     p.add_argument("runs", nargs="+", help="one or more run directories on the same toy dataset")
-    p.add_argument("--out", required=True, help="output .png")
-    p.add_argument("-n", type=int, default=2000, help="samples drawn per run (default 2000)")
+    add_out(p, "output .png", required=True)
+    add_n(p, 2000, "samples drawn per run")
     p.add_argument("--grid", type=int, default=200, help="grid points per axis (default 200)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    add_device(p)
+    add_force(p)
     p.set_defaults(func=run)
 
 

@@ -11,24 +11,26 @@ from ..data import load_dataset
 from ..errors import GenlabError
 from ..report.results import load_results, record_result, refresh_report
 from ..training.checkpoint import atomic_write_text
-from .common import device, out_path, say
+from .common import add_device, add_n, add_out, device, out_path, progress, say
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a run, or compare two image sets (--real/--fake)")
     p.add_argument("run", nargs="?", help="run directory")
     p.add_argument("--split", default=None, help="dataset split to evaluate on (default: the run's eval split)")
-    p.add_argument("--n", type=int, default=0, help="examples/samples to use (default: likelihood: whole "
-                   "split; sample metrics: 10000)")
+    add_n(p, 0, "examples/samples to use (default: likelihood: whole split; sample metrics: 10000)")
     p.add_argument("--k", type=int, default=100, help="importance samples for the IWAE bound (default 100)")
     p.add_argument("--metrics", default=None, help="sample-quality metrics, comma-separated: fid,kid,pr,dc,is")
     p.add_argument("--extractor", default=None, help="feature extractor for sample metrics (genlab list extractors)")
     p.add_argument("--real", help="real set: image folder, .npy/.npz, or dataset split (fashion-mnist:test)")
     p.add_argument("--fake", help="generated set: image folder, .npy/.npz, or dataset split")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--seed", type=int, default=0, help="seed of the samples and subsets (default 0)")
+    p.add_argument("--direction", default=None, help="translation models: AtoB or BtoA (default: every direction)")
+    p.add_argument("--samples", type=int, default=1, help="translation models: outputs per input for the "
+                   "diversity of stochastic models (default 1 = no diversity)")
+    add_out(p, "also write the results to this .json file (replaced if it exists)", aliases=("--json",))
     p.add_argument("--no-ema", action="store_true", help="use live weights even if EMA weights exist")
-    p.add_argument("--device", default="cpu")
+    add_device(p)
     p.add_argument("--batch", type=int, default=250, help="evaluation batch size")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                    help="feature-extractor arithmetic (default: the extractor's own, recorded in the "
@@ -50,7 +52,7 @@ def _protocol_lines(results: dict) -> None:
 
 
 def run(args) -> int:
-    json_out = out_path(args.json, True, (".json",)) if args.json else None
+    json_out = out_path(args.out, True, (".json",)) if args.out else None
     if args.n < 0 or args.k < 1:
         raise GenlabError("--n must be >= 0 and --k >= 1")
     dev = device(args.device)
@@ -61,8 +63,10 @@ def run(args) -> int:
             raise GenlabError("--real and --fake go together: genlab eval --real PATH --fake PATH")
         from ..metrics.quality import evaluate_paths
 
-        res = evaluate_paths(args.real, args.fake, metrics=_metrics(args.metrics), extractor=args.extractor,
-                             n=args.n or None, device=dev, seed=args.seed, precision=args.precision)
+        with progress(0, "eval samples") as bar:
+            res = evaluate_paths(args.real, args.fake, metrics=_metrics(args.metrics), extractor=args.extractor,
+                                 n=args.n or None, device=dev, seed=args.seed, precision=args.precision,
+                                 progress=bar)
         _print(res)
         _protocol_lines(res)
         if json_out:
@@ -89,8 +93,9 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
     results: dict = {}
     caps = r.model.capabilities()
     if caps & {"nll", "reconstruct"}:
-        res = likelihood.evaluate(r.model, data, n=args.n, k=args.k, batch=args.batch, seed=args.seed,
-                                  device=dev)
+        with progress(0, "eval likelihood") as bar:
+            res = likelihood.evaluate(r.model, data, n=args.n, k=args.k, batch=args.batch, seed=args.seed,
+                                      device=dev, progress=bar)
         results["likelihood"] = res
         _print(res)
         _protocol_lines(res)
@@ -106,13 +111,25 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
                            "covered": "at least 1 high-quality sample"}
         results["modes"] = res
         _print(res)
-    if args.metrics or (r.info.is_image and r.info.bounded and not r.model.conditional
+    if r.model.directions:
+        from ..metrics.translation import evaluate_translation, save_translation_grid
+
+        dirs = [args.direction] if args.direction else None
+        res = evaluate_translation(r.model, data, directions=dirs, n=args.n or None, k=args.samples,
+                                   extractor=args.extractor, seed=args.seed, device=dev, precision=args.precision)
+        for direction, v in res.items():
+            say(f"[{direction}]")
+            _print(v, "  ")
+            results[f"translation {direction}"] = v
+            save_translation_grid(r.model, data, direction, Path(args.run) / "translations", seed=args.seed)
+    elif args.metrics or (r.info.is_image and r.info.bounded and not r.model.conditional
                         and not caps & {"nll", "reconstruct"}):
         from ..metrics.quality import evaluate_run_samples
 
-        res = evaluate_run_samples(r, data, metrics=_metrics(args.metrics), extractor=args.extractor,
-                                   n=args.n or 10000, device=dev, seed=args.seed,
-                                   precision=args.precision)
+        with progress(0, "eval samples") as bar:
+            res = evaluate_run_samples(r, data, metrics=_metrics(args.metrics), extractor=args.extractor,
+                                       n=args.n or 10000, device=dev, seed=args.seed,
+                                       precision=args.precision, progress=bar)
         results["samples"] = res
         _print(res)
         _protocol_lines(res)
@@ -124,6 +141,7 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
         raise GenlabError(f"nothing to evaluate for model {r.config.model_name!r} on this data; "
                           "ask for sample metrics with --metrics")
     for kind, res in results.items():
+        kind = kind.split()[0]  # "translation AtoB" -> kind translation (the direction is in its protocol)
         record_result(args.run, kind, _run_protocol(kind, res, r.ema, args),
                       {k: v for k, v in res.items() if k != "protocol"}, r.step, refresh=False)
     report = refresh_report(args.run)

@@ -20,7 +20,7 @@ import torch
 from ..data import load_dataset
 from ..errors import GenlabError
 from ..training.checkpoint import atomic_write_text
-from .common import device, out_path, positive_int, say
+from .common import add_device, add_force, add_n, add_out, device, out_path, positive_int, say
 
 COMMANDS = ("interpolate", "arithmetic", "traverse", "neighbors", "map")
 
@@ -29,12 +29,12 @@ def add_parser(sub) -> None:
     p = sub.add_parser("explore", help="look inside a latent space: " + ", ".join(COMMANDS))
     p.add_argument("run", help="run directory of a model with a latent space (ae, vae, GANs)")
     c = argparse.ArgumentParser(add_help=False)
-    c.add_argument("--out", help="output PNG (default RUN/explore/COMMAND.png)")
-    c.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    add_out(c, "output PNG (default RUN/explore/COMMAND.png)")
+    add_force(c)
     c.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")
     c.add_argument("--split", default=None, help="split for real images (default: the run's eval split)")
     c.add_argument("--no-ema", action="store_true", help="use live weights even if EMA weights exist")
-    c.add_argument("--device", default="cpu")
+    add_device(c)
     s = p.add_subparsers(dest="explore_command", metavar="COMMAND")
     i = s.add_parser("interpolate", parents=[c], help="lerp/slerp between latents: grid PNG + GIF")
     i.add_argument("--from-index", help="encode these images of --split (comma-separated) as start points")
@@ -43,12 +43,13 @@ def add_parser(sub) -> None:
     i.add_argument("--to-seed", help="prior latents drawn with these seeds as end points")
     i.add_argument("--pairs", type=int, default=4, help="random prior pairs when no ends are given (default 4)")
     i.add_argument("--steps", type=int, default=10, help="points per path, ends included (default 10)")
-    i.add_argument("--path", choices=("lerp", "slerp", "both"), default="both")
+    i.add_argument("--path", choices=("lerp", "slerp", "both"), default="both",
+                   help="linear or spherical interpolation, or both rows (default both)")
     a = s.add_parser("arithmetic", parents=[c], help="attribute vectors: C + s·(mean A − mean B)")
     a.add_argument("--plus", required=True, help="class A (name or number, e.g. 'Ankle boot')")
     a.add_argument("--minus", required=True, help="class B (e.g. Sandal)")
     a.add_argument("--to", required=True, help="class C whose images are moved (e.g. Sneaker)")
-    a.add_argument("-n", type=int, default=8, help="images of class C (default 8)")
+    add_n(a, 8, "images of class C")
     a.add_argument("--scales", default="0,0.5,1,1.5", help="multiples s of the vector (default 0,0.5,1,1.5)")
     a.add_argument("--n-mean", type=int, default=500, help="latents averaged per class (default 500)")
     a.add_argument("--pool", type=int, default=5000, help="GANs: prior samples labelled by the classifier")
@@ -65,7 +66,7 @@ def add_parser(sub) -> None:
                    "latent; the default, the prior mean, has norm 0, far from where a GAN's latents live)")
     t.add_argument("--no-manifold", action="store_true", help="2-D latents: rows per dimension instead")
     n = s.add_parser("neighbors", parents=[c], help="samples beside their nearest training images")
-    n.add_argument("-n", type=int, default=8, help="generated samples shown (default 8)")
+    add_n(n, 8, "generated samples shown")
     n.add_argument("-k", type=int, default=3, help="neighbours per space (default 3)")
     n.add_argument("--features", default="auto", help="feature space: auto (the dataset's classifier, else "
                    "the encoder), encoder, none, or an extractor name")
@@ -74,7 +75,7 @@ def add_parser(sub) -> None:
     m = s.add_parser("map", parents=[c], help="2-D map of test-set latents coloured by label")
     m.add_argument("--method", choices=("auto", "latent", "pca", "tsne"), default="auto",
                    help="auto: the latent itself if 2-D, else PCA")
-    m.add_argument("-n", type=int, default=2000, help="points (default 2000)")
+    add_n(m, 2000, "points")
     for sp, fn in ((i, _interpolate), (a, _arithmetic), (t, _traverse), (n, _neighbors), (m, _map)):
         defaults = {act.dest: act.default for act in sp._actions}  # to echo only the options given
         sp.set_defaults(explore_func=fn, explore_defaults=defaults)

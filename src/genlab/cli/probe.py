@@ -13,7 +13,7 @@ from ..data import load_dataset
 from ..errors import GenlabError
 from ..report.results import load_results, record_result, refresh_report
 from ..runs import load_run
-from .common import device, say
+from .common import add_device, device, say
 
 
 def add_parser(sub) -> None:
@@ -24,8 +24,8 @@ def add_parser(sub) -> None:
     p.add_argument("--repeats", type=int, default=5, help="random label draws per budget (default 5; 1 for all)")
     p.add_argument("--classifier", choices=["logreg", "knn"], default="logreg",
                    help="logreg: standardise + logistic regression (C=1); knn: standardise + 1-nearest neighbour")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0, help="seed of the label draws (default 0)")
+    add_device(p)
     p.set_defaults(func=run)
 
 

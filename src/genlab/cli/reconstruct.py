@@ -7,18 +7,18 @@ from ..data import load_dataset
 from ..errors import GenlabError
 from ..runs import load_run
 from ..viz import save_grid
-from .common import device, out_path, positive_int, say
+from .common import add_device, add_force, add_n, add_out, device, out_path, positive_int, say
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("reconstruct", help="encode and decode real images: inputs above outputs")
     p.add_argument("run", help="run directory")
-    p.add_argument("--out", required=True, help="output PNG")
-    p.add_argument("-n", type=int, default=16, help="number of images (default 16)")
+    add_out(p, "output PNG", required=True)
+    add_n(p, 16, "number of images")
     p.add_argument("--split", default=None, help="dataset split (default: the run's eval split)")
     p.add_argument("--seed", type=int, default=0, help="which images: a seeded random choice")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    add_device(p)
+    add_force(p)
     p.set_defaults(func=run)
 
 

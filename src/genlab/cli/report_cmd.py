@@ -3,19 +3,19 @@ one page comparing runs. Both pages are self-contained: open them in any browser
 from __future__ import annotations
 
 from ..errors import GenlabError
-from .common import out_path, say
+from .common import add_force, add_out, out_path, say
 
 
 def add_parser(sub) -> None:
     r = sub.add_parser("report", help="(re)write RUN/report.html: config, curves, samples, metrics, explore")
     r.add_argument("run", help="run directory")
-    r.add_argument("--out", help="write here instead of RUN/report.html")
-    r.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    add_out(r, "write here instead of RUN/report.html")
+    add_force(r)
     r.set_defaults(func=run_report)
     c = sub.add_parser("compare", help="one HTML page comparing runs (metrics, curves, grids)")
     c.add_argument("runs", nargs="+", help="two or more run directories")
-    c.add_argument("--out", required=True, help="output .html page")
-    c.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    add_out(c, "output .html page", required=True)
+    add_force(c)
     c.set_defaults(func=run_compare)
 
 

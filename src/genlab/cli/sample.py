@@ -7,56 +7,24 @@ import numpy as np
 import torch
 
 from ..errors import GenlabError
-from ..runs import load_run
-from .common import device, out_path, positive_int, say
+from ..runs import class_index, draw, load_run  # noqa: F401  (draw, class_index: used by other commands)
+from .common import add_device, add_force, add_n, add_out, device, out_path, positive_int, say
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained run into a PNG grid, .npy/.npz or .nc")
     p.add_argument("run", help="run directory")
-    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
-    p.add_argument("--out", required=True, help="output .png (grid), .npy/.npz (arrays in data units; images "
-                   "in [0, 1]) or .nc (netCDF on the data's grid, physical units)")
+    add_n(p, 64, "number of samples")
+    add_out(p, "output .png (grid), .npy/.npz (arrays in data units; images in [0, 1]) or .nc (netCDF on the "
+            "data's grid, physical units)", required=True)
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--class", dest="cls", metavar="NAME", help="class-conditional models: a class name "
                    "(e.g. 'ankle boot') or index; default: every class in turn")
     p.add_argument("--model-space", action="store_true", help="write arrays in model space (standardised)")
     p.add_argument("--no-ema", action="store_true", help="use live weights even if EMA weights exist")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
-    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    add_device(p)
+    add_force(p)
     p.set_defaults(func=run)
-
-
-def class_index(value: str, info) -> int:
-    """A class name (case-insensitive; '/' and '-' optional) or index -> index, checked against the run."""
-    names = list(info.classes)
-    k = info.n_classes
-    if value.strip().lstrip("-").isdigit():
-        i = int(value)
-        if not 0 <= i < k:
-            raise GenlabError(f"--class {value} is out of range; this run has classes 0..{k - 1}")
-        return i
-    norm = lambda s: "".join(ch for ch in s.lower() if ch.isalnum())  # noqa: E731
-    for i, name in enumerate(names):
-        if norm(name) == norm(value) or norm(value) in norm(name).split():
-            return i
-    raise GenlabError(f"--class {value!r} is not a class of this run; choose one of: "
-                      f"{', '.join(repr(n) for n in names) or f'0..{k - 1}'}")
-
-
-@torch.no_grad()
-def draw(model, n: int, seed: int, dev: torch.device, batch: int = 500, cond: dict | None = None) -> torch.Tensor:
-    """n samples in chunks, from one seeded generator (so the result does not depend on the chunking)."""
-    g = torch.Generator(dev).manual_seed(seed)
-    parts = []
-    for i in range(0, n, batch):
-        m = min(batch, n - i)
-        if cond:
-            part = model.sample(m, generator=g, cond={k: v[i:i + m].to(dev) for k, v in cond.items()})
-        else:
-            part = model.sample(m, generator=g)
-        parts.append(part.float().cpu())
-    return torch.cat(parts, 0)
 
 
 def run(args) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from ..config import DataConfig, TrainConfig, config_help, parse_overrides, read_yaml, resolve, to_dict
+from ..config import (DataConfig, TrainConfig, did_you_mean, key_help, parse_overrides, read_yaml, resolve,
+                      to_dict)
 from ..data import load_dataset, parse_spec
 from ..errors import GenlabError
 from ..registry import MODELS
@@ -13,9 +14,9 @@ from ..runs import build_model, read_config, write_run_files
 from ..training import Trainer, TrainingInterrupted
 from ..training.trainer import preflight
 from ..training import checkpoint as ckpt
-from .common import say
+from .catalog import PRESET_DIR, presets  # noqa: F401  (PRESET_DIR: tests and tools read it here)
+from .common import DEVICE_HELP, add_out, check_device_name, say
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
 # keys that may change when a run is resumed (they do not change the maths of the steps already taken)
 RESUMABLE = {"steps", "progress", "log_every", "sample_every", "ckpt_every", "keep_checkpoints", "device",
              "threads", "tensorboard"}
@@ -26,16 +27,20 @@ def add_parser(sub) -> None:
                        "overrides a config value)", add_help=False)
     p.add_argument("model", nargs="?", help="registered model name (genlab list models)")
     p.add_argument("--data", help="dataset NAME or NAME:SPLIT (genlab list datasets)")
-    p.add_argument("--config", help="YAML preset (a path, or a name from genlab's configs/)")
-    p.add_argument("--out", help="new run directory (default runs/<model>-<data>-<n>)")
+    p.add_argument("--config", help="YAML preset (a path, or a name from genlab list presets)")
+    add_out(p, "new run directory (default runs/<model>-<data>-<n>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    p.add_argument("--device", default=None, metavar="DEVICE", help="the same as --train.device=DEVICE: "
+                   + DEVICE_HELP)
     p.add_argument("-h", "--help", action="store_true", help="show this help (with MODEL: its config keys)")
     p.set_defaults(func=run, accepts_overrides=True)
 
 
 def _help(model: str | None, overrides: dict) -> int:
-    say("usage: genlab train MODEL --data NAME[:SPLIT] [--config FILE] [--out DIR] [--KEY=VALUE ...]\n"
-        "       genlab train --resume RUN_DIR [--train.steps=N]\n")
+    say("usage: genlab train MODEL --data NAME[:SPLIT] [--config PRESET] [--out DIR] [--device DEVICE] "
+        "[--KEY=VALUE ...]\n"
+        "       genlab train --resume RUN_DIR [--train.steps=N]\n\n"
+        "Every key below is --section.key=VALUE (default shown), its allowed values, and what it does.\n")
     sections = [("train", TrainConfig), ("data", DataConfig)]
     shown: dict[str, dict] = {}  # section -> the values a run of this model gets by default
     if model:
@@ -52,22 +57,39 @@ def _help(model: str | None, overrides: dict) -> int:
         say("models: " + ", ".join(MODELS) + "  ('genlab train MODEL --help' lists its keys)\n")
     for name, cls in sections:
         say(f"{name} keys:")
-        for key, tp, default in config_help(cls):
-            if key in shown.get(name, {}):
-                default = repr(shown[name][key])
-            say(f"  --{name}.{key}={default}   ({tp})")
+        rows = key_help(cls)
+        heads = []
+        for k in rows:
+            default = repr(shown[name][k.key]) if k.key in shown.get(name, {}) else k.default
+            heads.append(f"  --{name}.{k.key}={default}")
+        width = min(44, max(len(h) for h in heads))
+        for head, k in zip(heads, rows):
+            allowed = "|".join(_plain(c) for c in k.choices) if k.choices else k.type
+            say(f"{head.ljust(width)}  {allowed}" + (f"  {k.help}" if k.help else ""))
+        say("")
     return 0
+
+
+def _plain(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _preset(path: str) -> dict:
     p = Path(path)
-    if not p.exists() and (PRESET_DIR / f"{path}.yaml").is_file():
-        p = PRESET_DIR / f"{path}.yaml"
+    if not p.exists():
+        known = presets()
+        if path in known:
+            p = Path(known[path]["path"])
+        elif not path.endswith((".yaml", ".yml")) and "/" not in path:
+            raise GenlabError(f"unknown preset {path!r}{did_you_mean(path, known)}; choose one of: "
+                              f"{', '.join(known)} (genlab list presets) or give a YAML file")
     return read_yaml(p)
 
 
 def run(args) -> int:
     overrides = parse_overrides(args.overrides)
+    if args.device is not None:  # --device is --train.device, as in every other command
+        overrides["train"]["device"] = check_device_name(args.device)
     if args.help:
         return _help(args.model, overrides)
     if args.resume:

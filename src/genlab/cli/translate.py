@@ -14,26 +14,26 @@ from pathlib import Path
 import torch
 
 from ..errors import GenlabError
-from .common import device, positive_int, say
+from .common import add_device, add_force, add_n, add_out, device, positive_int, say
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("translate", help="translate images with a trained translation run (any image size)")
     p.add_argument("run", help="run directory of a translation model")
     p.add_argument("--input", required=True, help="image, folder, .npy/.npz (data units) or NAME:SPLIT")
-    p.add_argument("--out", required=True, help="output directory")
+    add_out(p, "output directory (created; existing files in it are never replaced without --force)", required=True)
     p.add_argument("--direction", default="AtoB", help="AtoB (default) or BtoA (two-way models)")
     p.add_argument("--samples", type=int, default=1, help="outputs per input (stochastic models: "
                    "augmented-cyclegan, pix2pix with --dropout; default 1)")
     p.add_argument("--dropout", action="store_true", help="pix2pix: keep dropout at test time (the paper's noise)")
-    p.add_argument("-n", "--n", type=int, default=16, help="examples taken from a dataset split (default 16)")
+    add_n(p, 16, "examples taken from a dataset split")
     p.add_argument("--tile", type=int, default=0, help="translate in tiles of this size (pixels; 0 = whole "
                    "image, default); tiles overlap by --overlap and are blended")
     p.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels (default 32)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling noise (default 0)")
     p.add_argument("--no-ema", action="store_true", help="use live weights even if EMA weights exist")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
-    p.add_argument("--force", action="store_true", help="replace existing output files")
+    add_device(p)
+    add_force(p)
     p.set_defaults(func=run)
 
 

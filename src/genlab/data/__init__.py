@@ -10,7 +10,7 @@ from ..errors import GenlabError
 from ..registry import DATASETS
 from .base import ArrayDataset, IndexBatcher  # noqa: F401
 from . import arrays, digits, fashion_mnist, fmnist_domains, folder, pairs, photos, toys  # noqa: F401  (register datasets)
-from . import climate  # noqa: F401  (netCDF datasets; xarray is imported only when one is loaded)
+from . import climate, field_domains  # noqa: F401  (netCDF datasets; xarray is imported only when one is loaded)
 
 
 def parse_spec(spec: str, default_split: str = "train") -> tuple[str, str]:

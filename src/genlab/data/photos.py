@@ -17,8 +17,10 @@ uniformly at random, then the position uniformly within its region).
 `photos`: uint8 (N, C, size, size), C = data.channels (3, or 1 = ITU-R 601 luma), 256 levels.
 `photo-edges`: pix2pix's edges -> photo pairs: field `a` = Canny edges of the grayscale crop
 (skimage.feature.canny, sigma 2.0, default thresholds; uint8 0/1, kind image, 2 levels, 1 channel), field
-`b` = the crop as in `photos` (the primary field). Options: data.size (default 64), data.n (crops per
-split, default 2048), data.channels (of `photos` / of `b`).
+`b` = the crop as in `photos` (the primary field). 2n crops are drawn and the first n whose edge map has
+at least 1 % edge pixels are kept (a flat patch of sky or a black border gives an empty edge map, from
+which no photo can be inferred). Options: data.size (default 64), data.n (crops per split, default 2048),
+data.channels (of `photos` / of `b`).
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ HELD_OUT = 0.25  # fraction of every photo's width (right-hand strip) kept for t
 MAX_SIDE = 4  # photos are downscaled to a shorter side of at most MAX_SIDE · size
 EDGE_SIGMA = 2.0  # Canny's Gaussian sigma in pixels of the crop (about 10 % edge pixels at size 64)
 DEFAULT_SIZE, DEFAULT_N = 64, 2048
+MIN_EDGES = 0.01  # photo-edges: crops whose edge map has fewer edge pixels (flat sky, black borders) are dropped
 
 
 def _package_dir(name: str) -> Optional[Path]:
@@ -89,8 +92,10 @@ def _region(width: int, size: int, split: str) -> tuple[int, int]:
     return (0, width - strip - size) if split == "train" else (width - strip, width - size)
 
 
-def crops(split: str, size: int, n: int, channels: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(N, C, size, size) uint8 crops, their (N, size, size) uint8 luma, and the photo names used."""
+def crops(split: str, size: int, n: int, channels: int, only: Optional[tuple[str, ...]] = None
+          ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(N, C, size, size) uint8 crops, their (N, size, size) uint8 luma, and the photo names used
+    (`only`: crop these photos only)."""
     if split not in SEEDS:
         raise GenlabError(f"photos have no split {split!r}; use train or test")
     if not 8 <= size <= 1024:
@@ -102,6 +107,12 @@ def crops(split: str, size: int, n: int, channels: int) -> tuple[np.ndarray, np.
     files = photo_files()
     if not files:
         raise GenlabError("no bundled photo is installed; install scikit-image or scikit-learn")
+    if only:
+        have = [name for name, _ in files]
+        missing = [o for o in only if o not in have]
+        if missing:
+            raise GenlabError(f"photo {missing[0]!r} is not installed here; choose among: {', '.join(have)}")
+        files = [(name, p) for name, p in files if name in only]
     rng = np.random.default_rng(SEEDS[split])
     pick = rng.integers(len(files), size=n)  # (N,) photo of each crop
     rgb = np.empty((n, 3, size, size), np.uint8)
@@ -159,10 +170,39 @@ def load_edges(split: str, size: Optional[int] = None, n: Optional[int] = None,
     except ImportError:
         raise GenlabError("dataset 'photo-edges' needs scikit-image (pip install scikit-image)") from None
     size, n, channels = int(size or DEFAULT_SIZE), int(DEFAULT_N if n is None else n), int(channels or 3)
-    x, gray, names = crops(split, size, n, channels)
+    x, gray, names = crops(split, size, 2 * n, channels)  # twice as many, then drop near-empty edge maps
     a = edges(gray)
+    busy = np.flatnonzero(a.reshape(len(a), -1).mean(1) >= MIN_EDGES)
+    keep = busy[:n] if len(busy) >= n else np.concatenate([busy, np.setdiff1d(np.arange(len(a)), busy)])[:n]
+    x, a = x[np.sort(keep)], a[np.sort(keep)]
     specs = {"a": FieldSpec((1, size, size), "image", 2, Normalizer((0.0,), (1.0,))),
              "b": FieldSpec((channels, size, size), "image", 256, Normalizer((0.0,), (255.0,)))}
-    meta = {**_meta(names, size), "edges": f"skimage.feature.canny(luma / 255, sigma={EDGE_SIGMA})"}
+    meta = {**_meta(names, size), "edges": f"skimage.feature.canny(luma / 255, sigma={EDGE_SIGMA})",
+            "edge_filter": f"of 2n crops drawn, the first n with at least {MIN_EDGES:.0%} edge pixels are kept "
+                           "(topped up with the others if too few)"}
     return FieldDataset("photo-edges", split, {"a": torch.from_numpy(a), "b": torch.from_numpy(x)}, specs,
                         primary="b", meta=meta)
+
+
+@DATASETS.register("photos-unpaired", splits=("train", "test"), options=("a", "b", "size", "n", "channels"),
+                   help="unpaired domains of real photo/texture crops (CycleGAN): data.a=brick, data.b=gravel (defaults; "
+                        "any bundled photo names joined with +); data.size (64), data.n crops per domain (1024)")
+def load_unpaired(split: str, a: Optional[str] = None, b: Optional[str] = None, size: Optional[int] = None,
+                  n: Optional[int] = None, channels: Optional[int] = None):
+    """Two streams of crops: field `a` from the photos named in data.a, field `b` from data.b (test crops
+    from each photo's held-out strip, as `photos`); the textures brick, grass, gravel are grayscale."""
+    from .streams import UnalignedDataset
+
+    size, n, channels = int(size or DEFAULT_SIZE), int(n or 1024), int(channels or 3)
+    names = {"a": tuple((a or "brick").split("+")), "b": tuple((b or "gravel").split("+"))}
+    if set(names["a"]) & set(names["b"]):
+        raise GenlabError(f"data.a and data.b share photos ({', '.join(sorted(set(names['a']) & set(names['b'])))}); "
+                          "name two different sets")
+    streams = {}
+    for field, only in names.items():
+        x, _, used = crops(split, size, n, channels, only)
+        spec = FieldSpec((channels, size, size), "image", 256, Normalizer((0.0,), (255.0,)))
+        streams[field] = FieldDataset("photos-unpaired", split, {field: torch.from_numpy(x)}, {field: spec},
+                                      primary=field, meta={"photos": used})
+    meta = {**_meta([*names["a"], *names["b"]], size), "domains": {k: list(v) for k, v in names.items()}}
+    return UnalignedDataset("photos-unpaired", split, streams, primary="b", meta=meta)

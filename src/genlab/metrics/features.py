@@ -106,11 +106,12 @@ def build(name: str, device: torch.device) -> Extractor:
 
 
 def extract(ext: Extractor, batches: Iterable[Tensor], *, bf16: Optional[bool] = None,
-            channels_last: bool = True) -> tuple[Tensor, Optional[Tensor]]:
+            channels_last: bool = True, progress=None) -> tuple[Tensor, Optional[Tensor]]:
     """Run `ext` over image batches ((B, C, H, W) in [0, 1]); returns float64 (N, D) features and
     float64 (N, K) logits (None if the extractor has no classifier head).
 
     bf16: autocast to bfloat16 (default: `ext.allow_bf16`); the statistics stay float64.
+    progress: a `genlab.progress.Progress` advanced by each batch's size (optional).
     """
     use_bf16 = ext.allow_bf16 if bf16 is None else bf16
     feats, logits = [], []
@@ -124,6 +125,8 @@ def extract(ext: Extractor, batches: Iterable[Tensor], *, bf16: Optional[bool] =
             feats.append(f.double().cpu())
             if lg is not None:
                 logits.append(lg.double().cpu())
+            if progress is not None:
+                progress.update(len(f))
     if not feats:
         raise GenlabError("no images to extract features from")
     return torch.cat(feats), (torch.cat(logits) if logits else None)  # (N, D), (N, K)

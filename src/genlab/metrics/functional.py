@@ -102,11 +102,19 @@ def _mmd2_unbiased(x: Tensor, y: Tensor) -> float:
 def kid(x: Tensor, y: Tensor, *, subsets: int = 100, subset_size: int = 1000,
         generator: Optional[torch.Generator] = None) -> tuple[float, float]:
     """KID = mean and std over `subsets` random subsets (without replacement within a subset) of
-    unbiased MMD^2; subset_size is capped at min(N, M) (then every subset is the whole set: std 0)."""
+    unbiased MMD^2; subset_size is capped at min(N, M). Warns when a set has no more samples than
+    subset_size: the subsets then overlap completely (std 0 when both sets are that small)."""
     x, y = _as64(x, "real features"), _as64(y, "generated features")
     m = min(subset_size, len(x), len(y))
     if m < 2:
         raise GenlabError(f"KID needs at least 2 samples per set, got {len(x)} real and {len(y)} generated")
+    if min(len(x), len(y)) <= subset_size and subsets > 1:
+        whole = m == len(x) == len(y)  # every subset is the whole of both sets
+        warnings.warn(f"KID on {len(x)} real and {len(y)} generated samples with subsets of {subset_size}: "
+                      + ("every subset is the whole set, so kid_std is 0 and says nothing about the uncertainty"
+                         if whole else f"subsets of {m} always hold all of the smaller set, so kid_std "
+                         "underestimates the uncertainty")
+                      + f"; use more than {subset_size} samples per set (or a smaller subset size)", stacklevel=2)
     g = generator or torch.Generator().manual_seed(0)
     vals = torch.tensor([_mmd2_unbiased(x[torch.randperm(len(x), generator=g)[:m]],
                                         y[torch.randperm(len(y), generator=g)[:m]]) for _ in range(subsets)],

@@ -54,8 +54,9 @@ def describe(convention: str, levels: Optional[int]) -> str:
 
 @torch.no_grad()
 def evaluate(model, data, *, n: int = 0, k: int = 100, batch: int = 250, seed: int = 0,
-             device: torch.device | str = "cpu") -> dict:
+             device: torch.device | str = "cpu", progress=None) -> dict:
     """Test metrics by capability: reconstruction error, ELBO (if the model has one), NLL bound.
+    progress: a `genlab.progress.Progress` advanced per example (optional).
 
     Returns a flat dict plus a 'protocol' entry describing how the numbers were computed.
     """
@@ -66,6 +67,8 @@ def evaluate(model, data, *, n: int = 0, k: int = 100, batch: int = 250, seed: i
     levels = data.levels
     sums = {"rec_mse": 0.0, "elbo": 0.0, "nll": 0.0}
     seen = 0
+    if progress is not None:
+        progress.total = progress.done + len(sub)
     for x, _ in sub.batches(batch, device):
         seen += len(x)
         if "reconstruct" in caps:
@@ -76,6 +79,8 @@ def evaluate(model, data, *, n: int = 0, k: int = 100, batch: int = 250, seed: i
         if "nll" in caps:
             sums["nll"] += model.nll(xin, generator=g, k=k).sum().item() if "k" in model.nll_options \
                 else model.nll(xin, generator=g).sum().item()
+        if progress is not None:
+            progress.update(len(x))
     dims = data.info.dims
     out: dict = {}
     if "reconstruct" in caps:

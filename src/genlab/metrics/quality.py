@@ -85,7 +85,7 @@ def _content_hash(x: Tensor) -> str:
     return hashlib.sha256(x.contiguous().cpu().numpy().tobytes()).hexdigest()
 
 
-def real_features(x: Tensor, scale: float, ext: Extractor, *, source: str, seed: int
+def real_features(x: Tensor, scale: float, ext: Extractor, *, source: str, seed: int, progress=None
                   ) -> tuple[Tensor, Optional[Tensor], bool, dict[str, Tensor]]:
     """Features (and logits) of the real set and its FID statistics (mean, covariance, covariance
     square root), from the cache when the key matches; returns a `cached` flag too.
@@ -103,10 +103,12 @@ def real_features(x: Tensor, scale: float, ext: Extractor, *, source: str, seed:
 
                 t = load_file(str(st))
                 stats = {k: t[k] for k in ("mu", "sigma", "sigma_sqrt")}
+                if progress is not None:
+                    progress.skip(len(x))
                 return t["features"], t.get("logits"), True, stats
         except (ValueError, OSError, KeyError):
             st.unlink(missing_ok=True)  # unreadable cache entry: drop it, recompute and rewrite below
-    feats, logits = extract(ext, _batches(x, scale))
+    feats, logits = extract(ext, _batches(x, scale), progress=progress)
     stats = F.reference_stats(feats) if len(feats) > 1 else {}
     d.mkdir(parents=True, exist_ok=True)
     from safetensors.torch import save_file
@@ -140,15 +142,18 @@ def compute(real: Tensor, fake: Tensor, fake_logits: Optional[Tensor], metrics: 
 
 def _evaluate(real_x: Tensor, real_scale: float, fake: Tensor, *, real_name: str, fake_name: str,
               metrics: list[str], extractor: Optional[str], device: torch.device, seed: int,
-              precision: Optional[str] = None) -> dict:
+              precision: Optional[str] = None, progress=None) -> dict:
     shape = tuple(real_x.shape[1:])
     _check_pair(shape, tuple(fake.shape[1:]))
     ext = build(extractor or default_extractor(shape), device)
     set_precision(ext, precision)
     ext.check_input(shape, "the images")
     metrics = _check_metrics(metrics, ext)
-    feats_r, _, cached, stats = real_features(real_x, real_scale, ext, source=real_name, seed=seed)
-    feats_f, logits_f = extract(ext, _batches(fake, 1.0))
+    if progress is not None:
+        progress.total = progress.done + len(real_x) + len(fake)
+    feats_r, _, cached, stats = real_features(real_x, real_scale, ext, source=real_name, seed=seed,
+                                              progress=progress)
+    feats_f, logits_f = extract(ext, _batches(fake, 1.0), progress=progress)
     res = compute(feats_r, feats_f, logits_f, metrics, seed=seed, real_stats=stats)
     res["protocol"] = {**ext.protocol(), "precision": precision_of(ext),
                        "image_shape": "x".join(map(str, shape)), "real": real_name,
@@ -165,7 +170,7 @@ def _subset_n(n: Optional[int], data):
 
 
 def evaluate_paths(real: str, fake: str, *, metrics: list[str], extractor: Optional[str], n: Optional[int],
-                   device: torch.device, seed: int, precision: Optional[str] = None) -> dict:
+                   device: torch.device, seed: int, precision: Optional[str] = None, progress=None) -> dict:
     """Compare two image sets, each an image folder, a .npy/.npz array or a dataset split."""
     from ..data import load_any
 
@@ -178,13 +183,14 @@ def evaluate_paths(real: str, fake: str, *, metrics: list[str], extractor: Optio
             raise GenlabError(f"{name} holds physical fields ({d.info.spec.describe()}), not images in [0, 1]; "
                               "FID/KID/PR/DC need images (save samples as .npy with values in [0, 1])")
     return _evaluate(r.x, r.scale, f.all(), real_name=real, fake_name=fake, metrics=metrics,
-                     extractor=extractor, device=device, seed=seed, precision=precision)
+                     extractor=extractor, device=device, seed=seed, precision=precision, progress=progress)
 
 
 def evaluate_run_samples(run, data, *, metrics: list[str], extractor: Optional[str], n: int,
-                         device: torch.device, seed: int, precision: Optional[str] = None) -> dict:
-    """Draw n samples from a loaded run (EMA weights if loaded) and compare them with `data`."""
-    from ..cli.sample import draw
+                         device: torch.device, seed: int, precision: Optional[str] = None, progress=None) -> dict:
+    """Draw n samples from a loaded run (EMA weights if loaded) and compare them with `data`.
+    progress: a `genlab.progress.Progress`, advanced per image sampled and per image through the extractor."""
+    from ..runs import draw
 
     if not run.info.is_image or not run.info.bounded:
         raise GenlabError("sample-quality metrics (fid, kid, ...) need an image model; this run's data "
@@ -195,8 +201,11 @@ def evaluate_run_samples(run, data, *, metrics: list[str], extractor: Optional[s
     if n < 2:
         raise GenlabError(f"--n {n} is too small; sample metrics need at least 2 samples")
     real = data.subset(n, seed=0)
+    if progress is not None:
+        progress.total = progress.done + n + len(real) + n  # samples drawn, then real and fake features
     with torch.inference_mode():
-        fake = draw(run.model, n, seed, device).clamp(0, 1)
+        fake = draw(run.model, n, seed, device, progress=progress).clamp(0, 1)
     return _evaluate(real.x, real.scale, fake, real_name=f"{data.name}:{data.split}",
                      fake_name=f"{run.run_dir} (step {run.step}{', EMA' if run.ema else ''})",
-                     metrics=metrics, extractor=extractor, device=device, seed=seed, precision=precision)
+                     metrics=metrics, extractor=extractor, device=device, seed=seed, precision=precision,
+                     progress=progress)

@@ -13,8 +13,9 @@ split (`evaluate_translation`):
   classifier for 1×28×28 Fashion-MNIST — Fashion-MNIST domains padded to 32 px are centre-cropped back to
   28, stated in the protocol — else Inception). With a classifier: `target_class_accuracy` = share of
   outputs whose predicted class is one of the destination domain's classes (`meta["classes_b"]` /
-  `classes_a`), and `source_label_accuracy` = share predicted as the label of their own input where inputs
-  carry one (edges → shoe keeps the shoe type).
+  `classes_a`), and `source_label_accuracy` = share predicted as the label of their own input, where
+  inputs carry one and the destination domain holds that class (edges → shoe keeps the shoe type; not
+  reported for sneaker → ankle boot, where the class must change).
 - **cycle L1** (two-way models): mean |F(G(x)) − x| in model space of the source.
 - **diversity** (k ≥ 2 samples per input, first `n_diverse` inputs): mean over inputs of the mean pairwise
   L1 between its K outputs (model space) and of the mean pairwise Euclidean distance of their extractor
@@ -211,7 +212,8 @@ def _domain(out, real, spec, d, s, src, meta, extractor, device, precision, prot
         if wanted:
             res["target_class_accuracy"] = float(torch.isin(pred, torch.tensor(wanted)).double().mean())
         lab = s.get(f"y_{src}", s.get("y"))
-        if lab is not None and len(lab) == len(pred):
+        keeps_class = lab is not None and (not wanted or set(lab.unique().tolist()) <= set(wanted))
+        if keeps_class and len(lab) == len(pred):  # the output should keep its input's class
             res["source_label_accuracy"] = float((pred == lab.cpu()).double().mean())
     return res
 

@@ -21,7 +21,7 @@ from . import checkpoint as ckpt
 from . import optim
 from . import distributed as dist
 from .ema import EMA
-from .logger import RunLogger
+from .logger import RunLogger, flat_hparams
 from .precision import autocast, pick_device, resolve_precision
 
 
@@ -109,7 +109,8 @@ class Trainer:
             if run_dir is not None and self.is_main:
                 ckpt.trim_metrics(run_dir / "metrics.jsonl", self.step)  # no repeated steps after a kill
         self.log = RunLogger(run_dir, total_steps=cfg.steps, enabled=self.is_main, progress=cfg.progress,
-                             tensorboard=cfg.tensorboard)
+                             tensorboard=cfg.tensorboard, start_step=self.step,
+                             hparams=flat_hparams(train=cfg, model=getattr(model, "config", None)))
         self._signal: Optional[int] = None
 
     # --- set-up -------------------------------------------------------------------------------
@@ -168,11 +169,17 @@ class Trainer:
         return total
 
     def lr_factor(self, step: int) -> float:
-        """Multiplier of every group's base lr at `step`: warm-up, then constant/linear/cosine decay."""
+        """Multiplier of every group's base lr at `step`: warm-up, then constant/linear/cosine decay to 0
+        at the last step, starting at s0 = max(warmup, decay_start): factor 1 for warmup <= step < s0,
+        linear 1 − t or cosine ½(1 + cos πt) with t = (step − s0) / (steps − s0) after (the paper's
+        "constant for 100 epochs, then linear to 0 over 100" is lr_schedule=linear, decay_start=0.5)."""
         c = self.cfg
         if c.warmup and step < c.warmup:
             return (step + 1) / c.warmup
-        t = (step - c.warmup) / max(1, c.steps - c.warmup)
+        start = max(c.warmup, c.decay_step())
+        if step < start:
+            return 1.0
+        t = (step - start) / max(1, c.steps - start)
         if c.lr_schedule == "linear":
             return 1.0 - t
         if c.lr_schedule == "cosine":
@@ -186,7 +193,7 @@ class Trainer:
                 pg["lr"] = self.cfg.group_lr.get(g, self.cfg.lr) * f
 
     def _train_step(self) -> dict[str, torch.Tensor]:
-        if self.cfg.lr_schedule != "constant" or self.cfg.warmup or self.lr_scale != 1.0:
+        if self.cfg.lr_schedule != "constant" or self.cfg.warmup or self.lr_scale != 1.0:  # decay_start: in lr_factor
             self._set_lr()
         batch = self.batcher.next(self.noise)
         if self.cfg.channels_last:
@@ -370,8 +377,9 @@ class Trainer:
             if not info.is_image:
                 real = self.real_preview if self.real_preview is not None else self.data.get(slice(0, 2000))
                 real = real.cpu()
-            save_preview(panels, info, self.run_dir / "samples" / f"step-{self.step:08d}.png", real=real,
-                         title=f"step {self.step}")
+            png = self.run_dir / "samples" / f"step-{self.step:08d}.png"
+            save_preview(panels, info, png, real=real, title=f"step {self.step}")
+            self.log.image("samples", png, self.step)
         finally:
             if backup is not None:
                 for n, sd in backup.items():

@@ -88,6 +88,11 @@ class ClassifierExtractor(Extractor):
         self.net.load_state_dict(load_weights(path, spec.sha256, name=spec.name))
         self.net.eval().to(device)
         self.device = device
+        # bf16 by default only where the hardware has bf16 matrix units (AMX / AVX-512 BF16, CUDA): on an
+        # AVX2-only CPU PyTorch emulates bf16 and this network runs about 10x slower than in fp32
+        from ...training.precision import bf16_supported
+
+        self.allow_bf16 = bf16_supported(device)
 
     def protocol(self) -> dict:
         return {"extractor": self.name, "weights_sha256": self.sha256, "input": f"1x{self.spec.size}x"
