@@ -10,6 +10,7 @@ domain has one) and the table is printed as markdown (and written to --root/tabl
     python benchmarks/pix2pix_ablation.py --dataset fmnist-edges              # 32 px edges -> shoes
     python benchmarks/pix2pix_ablation.py --dataset photo-edges               # 128 px edges -> photo crops
     python benchmarks/pix2pix_ablation.py --dataset fmnist-edges --eval-only  # table of what has finished
+    python benchmarks/pix2pix_ablation.py --eval-only --figure docs/translation/ablation-fmnist.png
 
 Configs (stated with the table): Adam 2e-4 (0.5, 0.999), constant lr, batch 16 (fmnist, 2,000 steps) / 4 (photos, 1,500 steps),
 U-Net base 16 with dropout 0.5, PatchGAN d_base 32, non-saturating loss, λ = 100, one CPU thread per run.
@@ -99,12 +100,36 @@ def table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def figure(root: Path, rows: list[str], out: Path, n: int = 8) -> Path:
+    """Columns input | one output per row | target for the first n test pairs (labelled grid)."""
+    import torch
+
+    from genlab.data import load_dataset
+    from genlab.runs import load_run
+    from genlab.viz.labelled import labelled_grid
+
+    runs = [load_run(root / r) for r in rows]
+    d = runs[0].config.data
+    test = load_dataset(d.name, "test", **d.options())
+    b = test.batch(slice(0, n))
+    a, target = b["a"], b["b"]
+    outs = [r.model.translate(a, "AtoB") for r in runs]
+    c = target.shape[1]
+    cols = [a.expand(-1, c, -1, -1), *outs, target]  # each (n, C, H, W)
+    grid_rows = [torch.stack([col[i] for col in cols]) for i in range(n)]
+    short = {"l1": "L1", "cgan": "cGAN 70", "l1-cgan-1": "L1+cGAN 1", "l1-cgan-16": "L1+cGAN 16",
+             "l1-cgan-70": "L1+cGAN 70", "l1-cgan-full": "L1+cGAN full"}
+    return labelled_grid(grid_rows, out, col_labels=["input", *[short[r] for r in rows], "target"],
+                         title=f"pix2pix ablation on {d.name}:test (first {n} test pairs)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", choices=sorted(DATASETS), default="fmnist-edges")
     ap.add_argument("--root", default=None, help="where the runs live (default runs/ablation/DATASET)")
     ap.add_argument("--eval-only", action="store_true", help="do not train; tabulate the finished rows")
     ap.add_argument("--rows", default=",".join(ORDER), help="comma-separated rows")
+    ap.add_argument("--figure", default=None, help="also draw input | each row | target for 8 test pairs (PNG)")
     args = ap.parse_args()
     root = Path(args.root or ROOT / "runs" / "ablation" / args.dataset)
     results = {}
@@ -122,6 +147,8 @@ def main() -> int:
     print(out)
     root.mkdir(parents=True, exist_ok=True)
     (root / "table.md").write_text(out + "\n")
+    if args.figure and results:
+        print("figure:", figure(root, [r for r in ORDER if r in results], Path(args.figure)))
     return 0
 
 

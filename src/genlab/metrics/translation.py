@@ -220,8 +220,9 @@ def _domain(out, real, spec, d, s, src, meta, extractor, device, precision, prot
 
 @torch.no_grad()
 def save_translation_grid(model, data, direction: str, out_dir, *, n: int = 8, k: int = 3, seed: int = 0):
-    """RUN/translations/<split>-<direction>.png: rows input | output(s) | target (paired splits) of the
-    first n examples; K samples per input for stochastic models. Returns the path."""
+    """RUN/translations/<split>-<direction>.png: rows input | output(s) | cycle back (two-way models) |
+    target (paired splits) of the first n examples; K samples per input for stochastic models. Returns the
+    path (None for physical fields)."""
     from pathlib import Path
 
     from ..viz.grid import save_grid
@@ -234,7 +235,11 @@ def save_translation_grid(model, data, direction: str, out_dir, *, n: int = 8, k
     x = f[src].to(next(model.parameters()).device)
     g = torch.Generator(x.device).manual_seed(seed)
     outs = [model.translate(x, direction, generator=g).cpu() for _ in range(k if model.stochastic else 1)]
-    cols = [x.cpu(), *outs] + ([f[dst]] if dst in f else [])
+    back = []
+    if len(model.directions) == 2:  # two-way models: the cycle F(G(x)) of the first output too
+        other = "BtoA" if direction == "AtoB" else "AtoB"
+        back = [model.translate(outs[0].to(x.device), other, generator=g).cpu()]
+    cols = [x.cpu(), *outs, *back] + ([f[dst]] if dst in f else [])
     c = max(t.shape[1] for t in cols)
     cols = [t.expand(-1, c, -1, -1) if t.shape[1] == 1 else t for t in cols]
     grid = torch.stack(cols, 1).flatten(0, 1)  # (n·cols, C, H, W), row by row

@@ -210,7 +210,7 @@ def build_report(run_dir: str | Path) -> str:
     grids = sorted((run.path / "translations").glob("*.png")) if (run.path / "translations").is_dir() else []
     if grids:  # translation models: written by genlab eval
         body.append("<h2>Translations (held-out inputs)</h2>")
-        body += [figure(file_uri(f), f"{f.stem}: input | output(s) | target (when the split pairs them)", alt=f.name,
+        body += [figure(file_uri(f), f"{f.stem}: input | output(s) | back-translation (two-way models) | target (paired splits)", alt=f.name,
                         cmd=f"genlab eval {run.path}") for f in grids]
     body.append("<h2>Latent-space exploration</h2>")
     if run.explore:
