@@ -230,3 +230,15 @@ def test_every_option_of_every_command_has_help():
                 elif not a.help and a.dest != "help":
                     missing.append(f"{name} {'/'.join(a.option_strings) or a.dest}")
     assert not missing, missing
+
+
+def test_every_key_of_every_registered_model_and_of_train_and_data_has_help_text():
+    import genlab.components  # noqa: F401
+    from genlab.config import DataConfig, TrainConfig, key_help
+    from genlab.registry import MODELS
+
+    missing = [f"{name}: model.{k.key}" for name in sorted(MODELS)
+               for k in key_help(MODELS.entry(name).meta["config"]) if not k.help]
+    missing += [f"train.{k.key}" for k in key_help(TrainConfig) if not k.help]
+    missing += [f"data.{k.key}" for k in key_help(DataConfig) if not k.help]
+    assert not missing, missing

@@ -224,3 +224,21 @@ def test_pairs_of_mismatched_sizes_are_a_one_line_error(tmp_path, capsys):
     assert main(["train", "pix2pix", "--data", "folder-pairs", f"--data.path={tmp_path / 'p'}", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "different sizes" in err and "data.size" in err and not out.exists()
+
+
+def test_y_channel_and_border_crop_follow_the_sr_convention():
+    white, black = torch.ones(1, 3, 4, 4), torch.zeros(1, 3, 4, 4)
+    assert iq.to_y(white).flatten()[0].item() == pytest.approx(235 / 255, abs=1e-6)
+    assert iq.to_y(black).flatten()[0].item() == pytest.approx(16 / 255)
+    red = torch.zeros(1, 3, 2, 2)
+    red[:, 0] = 1.0
+    assert iq.to_y(red).flatten()[0].item() == pytest.approx((16 + 65.481) / 255)
+    x = torch.arange(36.0).view(1, 1, 6, 6)
+    assert iq.crop_border(x, 2).flatten().tolist() == [14.0, 15.0, 20.0, 21.0]
+    with pytest.raises(ValueError):
+        iq.crop_border(x, 3)
+    # PSNR on Y with range 1 equals PSNR on Y·255 with range 255 (BasicSR's scale)
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.rand(2, 3, 8, 8, generator=g), torch.rand(2, 3, 8, 8, generator=g)
+    ya, yb = iq.to_y(a), iq.to_y(b)
+    assert iq.psnr_per_image(ya, yb).tolist() == pytest.approx(iq.psnr_per_image(ya * 255, yb * 255, 255.0).tolist())

@@ -15,6 +15,10 @@ Conventions (stated, since papers differ):
   This equals `skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5,
   use_sample_covariance=False, data_range=L, channel_axis=0)` (checked in tests/test_image_quality.py).
   Images smaller than the window use a window of their size (odd, at least 3).
+- Super-resolution convention (BasicSR / the SR papers' MATLAB code): `to_y` maps RGB in [0, 1] to the
+  luma of ITU-R BT.601 "studio swing" YCbCr, Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255 (so Y is in
+  [16/255, 235/255]), and `crop_border(x, s)` drops s pixels on every side (s = the scale factor) before
+  PSNR/SSIM are computed on Y with data range 1 (the same numbers as BasicSR's on [0, 255]).
 """
 from __future__ import annotations
 
@@ -81,6 +85,27 @@ def ssim_per_image(x: Tensor, y: Tensor, data_range: float = 1.0) -> Tensor:
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
     s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
     return s.flatten(1).mean(1)
+
+
+Y_WEIGHTS = (65.481, 128.553, 24.966)  # ITU-R BT.601, for R, G, B in [0, 1] -> Y in [16, 235]
+
+
+def to_y(x: Tensor) -> Tensor:
+    """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) BT.601 studio-swing luma in [16/255, 235/255];
+    a 1-channel input is returned as it is (already grey)."""
+    if x.shape[1] == 1:
+        return x
+    if x.shape[1] != 3:
+        raise ValueError(f"to_y needs RGB (3-channel) images, got {x.shape[1]} channels")
+    w = torch.tensor(Y_WEIGHTS, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return ((x * w).sum(1, keepdim=True) + 16.0) / 255.0
+
+
+def crop_border(x: Tensor, border: int) -> Tensor:
+    """Drop `border` pixels on every side of (N, C, H, W) (SR evaluation crops the scale factor)."""
+    if border < 0 or 2 * border >= min(x.shape[-2:]):
+        raise ValueError(f"border {border} is invalid for {x.shape[-2]} x {x.shape[-1]} images")
+    return x[..., border:x.shape[-2] - border, border:x.shape[-1] - border] if border else x
 
 
 def summary(values: Tensor) -> dict[str, float]:

@@ -17,8 +17,8 @@ from . import backbone
 
 @dataclass
 class AEConfig:
-    arch: str = "auto"  # auto | conv | mlp
-    latent_dim: int = 32
+    arch: str = "auto"  # auto | conv | mlp (encoder/decoder type; auto = conv for images, mlp for vectors)
+    latent_dim: int = 32  # size of the code z
     hidden: int = 512  # MLP width
     depth: int = 2  # MLP hidden layers
     channels: int = 32  # conv base width

@@ -29,11 +29,11 @@ LIKELIHOODS = ("auto", "bernoulli", "gaussian", "logistic")
 
 @dataclass
 class VAEConfig:
-    arch: str = "auto"  # auto | conv | mlp
-    latent_dim: int = 16
-    hidden: int = 512
-    depth: int = 2
-    channels: int = 32
+    arch: str = "auto"  # auto | conv | mlp (encoder/decoder type; auto = conv for images, mlp for vectors)
+    latent_dim: int = 16  # size of z (prior N(0, I))
+    hidden: int = 512  # MLP width
+    depth: int = 2  # MLP hidden layers
+    channels: int = 32  # conv base width
     likelihood: str = "auto"  # auto | bernoulli | gaussian | logistic (discretised, for 8-bit data)
     sigma: float = 0.0  # gaussian decoder: fixed σ if > 0, else a learned σ per dimension
     beta: float = 1.0  # weight of the KL term (1 = the ELBO)

@@ -34,12 +34,12 @@ from .outputs import CategoricalHead, LogisticMixtureHead
 @dataclass
 class PixelCNNConfig:
     arch: str = "gated"  # gated (vertical + horizontal stacks, no blind spot) | masked (type A then B)
-    channels: int = 64
-    layers: int = 8
-    kernel_size: int = 5
+    channels: int = 64  # width of the masked/gated convolution stack
+    layers: int = 8  # masked/gated layers
+    kernel_size: int = 5  # odd kernel size of the masked convolutions
     output: str = "categorical"  # categorical (levels-way softmax) | logistic (discretised mixture)
-    mixtures: int = 5
-    head_hidden: int = 128
+    mixtures: int = 5  # logistic-mixture components (output=logistic)
+    head_hidden: int = 128  # width of the 1x1 output head
     sampler: str = "cached"  # cached (row-incremental) | naive (full forward per pixel)
 
     def __post_init__(self):

@@ -23,11 +23,11 @@ from .base import LOG_2PI, DensityBaseline, check_space_config
 @dataclass
 class GMMConfig:
     space: str = "auto"  # auto (pca for images, pixel for vectors) | pixel | pca
-    pca_dim: int = 32
+    pca_dim: int = 32  # PCA components kept when space=pca
     components: tuple[int, ...] = (1, 2, 4, 8, 16, 32)  # candidate K, chosen on the validation split
-    covariance: str = "full"  # full | diag
-    reg_covar: float = 1e-4
-    val_fraction: float = 0.2
+    covariance: str = "full"  # full | diag (covariance of each component)
+    reg_covar: float = 1e-4  # added to the covariance diagonals (scikit-learn's reg_covar)
+    val_fraction: float = 0.2  # of the fit batch, held out to choose the number of components
 
     def __post_init__(self):
         check_space_config(self)

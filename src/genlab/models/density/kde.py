@@ -26,7 +26,7 @@ from .base import LOG_2PI, DensityBaseline, check_space_config
 @dataclass
 class KDEConfig:
     space: str = "auto"  # auto (pca for images, pixel for vectors) | pixel | pca
-    pca_dim: int = 32
+    pca_dim: int = 32  # PCA components kept when space=pca
     bandwidths: tuple[float, ...] = ()  # candidate h; () = Scott's rule × 2^{−3..3}
     val_fraction: float = 0.2  # of the fit batch, held out to choose h
     max_points: int = 10000  # kernel centres kept (the fit batch, up to this many)

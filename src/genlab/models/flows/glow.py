@@ -25,8 +25,8 @@ class GlowConfig:
     steps: int = 8  # K steps of flow per scale
     lu: bool = True  # LU-parametrised 1×1 convolutions
     preprocess: str = "logit"  # logit (with its Jacobian in the density) | none (y − 0.5)
-    alpha: float = 0.05
-    dequantization: str = "uniform"  # uniform | variational
+    alpha: float = 0.05  # logit(α + (1 − 2α) y) pre-processing of dequantised pixels
+    dequantization: str = "uniform"  # uniform | variational (noise added to discrete pixels: U[0, 1) or a learned flow)
     temperature: float = 1.0  # sampling: z ~ N(0, T² I); Glow's paper samples at T = 0.7
 
     def __post_init__(self):

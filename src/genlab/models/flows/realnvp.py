@@ -26,11 +26,11 @@ class RealNVPConfig:
     hidden: int = 64  # channels of the coupling networks
     scales: int = 2  # images only (vectors: one scale)
     couplings: int = 3  # couplings per half-scale (vectors: total couplings = 2 * couplings)
-    actnorm: bool = True
+    actnorm: bool = True  # activation normalisation (data-initialised scale and shift) before each coupling
     checkerboard: str = "masked"  # masked (the paper: network on b ⊙ x) | packed (kept pixels packed, as normflows)
     preprocess: str = "logit"  # logit (with its Jacobian in the density) | none (y − 0.5)
     alpha: float = 0.05  # logit(α + (1 − 2α) y)
-    dequantization: str = "uniform"  # uniform | variational
+    dequantization: str = "uniform"  # uniform | variational (noise added to discrete pixels: U[0, 1) or a learned flow)
     temperature: float = 1.0  # sampling: z ~ N(0, T² I)
 
     def __post_init__(self):

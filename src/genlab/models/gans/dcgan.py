@@ -31,7 +31,7 @@ class DCGANConfig(AdversarialConfig):
     arch: str = "dcgan"  # dcgan | infogan (Lucic et al.'s MNIST/Fashion-MNIST networks)
     g_channels: int = 64  # width of G's last hidden stage (doubles towards the latent)
     d_channels: int = 64  # width of D's first stage (doubles per stage)
-    d_norm: str = "auto"  # auto | batch | layer | none
+    d_norm: str = "auto"  # auto | batch | layer | none (D's normalisation; auto = none with gradient penalties, else batch)
     ae_code: int = 64  # BEGAN autoencoder bottleneck width
 
     def __post_init__(self):

@@ -39,7 +39,7 @@ class AdversarialConfig:
     """Keys shared by all GANs (`--model.KEY`)."""
 
     loss: str = "nonsaturating"  # genlab list losses
-    latent_dim: int = 64
+    latent_dim: int = 64  # size of z ~ N(0, I) fed to G
     n_critic: int = 0  # D steps per G step; 0 = the loss's recommendation (5 for wgan/wgan-gp, else 1)
     penalty_weight: float = 10.0  # λ of the gradient penalty (wgan-gp, dragan)
     label_smoothing: float = 0.0  # one-sided: real target 1 - s (losses with labels)

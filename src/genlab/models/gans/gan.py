@@ -26,9 +26,9 @@ from .game import AdversarialConfig, AdversarialModel
 
 @dataclass
 class GANConfig(AdversarialConfig):
-    latent_dim: int = 16
-    g_hidden: int = 128
-    d_hidden: int = 128
+    latent_dim: int = 16  # size of z ~ N(0, I) fed to G
+    g_hidden: int = 128  # width of G's hidden layers
+    d_hidden: int = 128  # width of D's hidden layers
     depth: int = 3  # hidden layers in G and in D
     ae_code: int = 8  # BEGAN autoencoder bottleneck width
     pack: int = 1  # PacGAN: D judges m samples concatenated (input width m·d); 1 = no packing

@@ -33,7 +33,7 @@ class UNetL1Config:
     target: str = "b"  # field it predicts
     base: int = 64  # U-Net width at full resolution
     depth: int = 4  # number of halvings (H and W must be divisible by 2**depth)
-    norm: str = "batch"  # batch | instance | none
+    norm: str = "batch"  # batch | instance | none (U-Net normalisation)
     loss: str = "l1"  # l1 | l2
 
     def __post_init__(self):
