@@ -15,18 +15,17 @@ import argparse
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import genlab.components  # noqa: E402,F401
 from genlab.config import resolve  # noqa: E402
 from genlab.data import load_dataset  # noqa: E402
-from genlab.runs import build_model  # noqa: E402
-from genlab.training import Trainer  # noqa: E402
+from dcgan_speed import trainer_rate  # noqa: E402  (the same timed Trainer run)
 
 SETUPS = {
     "pix2pix": ("fmnist-edges", {}, {"base": 16, "depth": 5, "d_base": 32}, 16),
@@ -52,15 +51,7 @@ def step_ms(model_name: str, precision: str, channels_last: bool, warmup: int, s
                                           "channels_last": channels_last, "progress": False, "log_every": 10 ** 6,
                                           "ckpt_every": 10 ** 6, "seed": 0}}])
     data = load_dataset(dataset, "train", **cfg.data.options())
-    model = build_model(cfg, data.info)
-    marks = {}
-
-    def mark(tr, step):
-        if step in (warmup, warmup + steps):
-            marks[step] = time.perf_counter()
-
-    Trainer(model, cfg.train, data, None, callbacks=(mark,)).fit()
-    return 1000 * (marks[warmup + steps] - marks[warmup]) / steps
+    return 1000 * batch / trainer_rate(cfg, data, warmup, steps)  # examples/s -> ms per step
 
 
 def main() -> int:
