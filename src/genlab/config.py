@@ -102,9 +102,9 @@ class DataConfig:
     split: str = opt("train", "split to train on")
     eval_split: str = opt("test", "split genlab eval, reconstruct and probe use by default")
     path: Optional[str] = opt(None, "folder/array datasets, or an explicit Fashion-MNIST directory")
-    size: Optional[int] = opt(None, "image folders: resize/crop to size x size")
+    size: Optional[int] = opt(None, "image folders: resize/crop to size x size; simulators: grid height")
     channels: Optional[int] = opt(None, "image folders: 1 (grayscale) or 3 (RGB)", (1, 3))
-    n: Optional[int] = opt(None, "toys: number of points")
+    n: Optional[int] = opt(None, "toys: number of points; simulators: training examples (test: n/4)")
     dim: Optional[int] = opt(None, "two-gaussians: 1 or 2 dimensions", (1, 2))
     limit: int = opt(0, "use only the first `limit` examples (0 = all); for quick runs")
     derive: Optional[str] = opt(None, "derived fields per batch, e.g. mask:strokes,lowres:4 (data/derive.py)")
@@ -115,7 +115,8 @@ class DataConfig:
     units: Optional[str] = opt(None, "arrays: units of float fields (e.g. K, m/s)")
     pairs: Optional[str] = opt(None, "folder-pairs: auto, dirs (A/ + B/), ab or ba (side-by-side images)",
                                ("auto", "dirs", "ab", "ba"))
-    var: Optional[str] = opt(None, "netCDF datasets: variable name(s), e.g. sst or uwnd,vwnd")
+    var: Optional[str] = opt(None, "netCDF datasets: variable name(s), e.g. sst or uwnd,vwnd; rayleigh-benard: "
+                                   "channels from temperature,vorticity,u,w")
     level: Optional[str] = opt(None, "netCDF: level coordinate value (e.g. depth 100) or #index")
     region: Optional[tuple[float, float, float, float]] = opt(None, "netCDF: lat0,lat1,lon0,lon1 box in degrees")
     res: Optional[int] = opt(None, "etopo: resolution in arc-minutes", (5, 20, 40, 60, 120))
@@ -124,10 +125,19 @@ class DataConfig:
     a: Optional[str] = opt(None, "fmnist-unpaired: classes of domain A (default sneaker)")
     b: Optional[str] = opt(None, "fmnist-unpaired: classes of domain B (default ankle-boot)")
     edges: Optional[str] = opt(None, "fmnist-unpaired: a = domain A as Canny edge maps", ("none", "a"))
+    ra: Optional[float] = opt(None, "rayleigh-benard: Rayleigh number (1e4 ... 1e8; default 1e6)")
+    pr: Optional[float] = opt(None, "rayleigh-benard: Prandtl number (default 1)")
+    mean_flow: Optional[str] = opt(None, "rayleigh-benard: horizontal mean (shear) flow free or suppressed",
+                                   ("free", "suppressed"))
+    seed: Optional[int] = opt(None, "simulators (rayleigh-benard, grf, lognormal): generator seed (default 0)")
+    slope: Optional[float] = opt(None, "grf, lognormal: power-law index of the spectrum P(k) ∝ k^slope")
+    sigma: Optional[float] = opt(None, "grf, lognormal: standard deviation of the field")
+    shift: Optional[float] = opt(None, "lognormal: shift lambda (kappa > -lambda; default 0.03)")
 
     def options(self) -> dict:
         keys = ("path", "size", "channels", "n", "dim", "skip_bad", "layout", "gaps", "units", "pairs",
-                "var", "level", "region", "res", "scenario", "classes", "a", "b", "edges", "derive")
+                "var", "level", "region", "res", "scenario", "classes", "a", "b", "edges", "ra", "pr", "mean_flow",
+                "seed", "slope", "sigma", "shift", "derive")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 

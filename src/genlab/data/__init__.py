@@ -11,6 +11,7 @@ from ..registry import DATASETS
 from .base import ArrayDataset, IndexBatcher  # noqa: F401
 from . import arrays, digits, fashion_mnist, fmnist_domains, folder, pairs, photos, toys  # noqa: F401  (register datasets)
 from . import climate, field_domains  # noqa: F401  (netCDF datasets; xarray is imported only when one is loaded)
+from . import simulators  # noqa: F401  (rayleigh-benard, grf, lognormal: generated from a seed, cached on disk)
 
 
 def parse_spec(spec: str, default_split: str = "train") -> tuple[str, str]:

@@ -2,12 +2,13 @@
 
 Each entry is one .npz (plain numeric arrays, read with allow_pickle=False) holding the arrays and a JSON
 string with the key information and the generator's meta. The key hashes the generator's name, all of its
-parameters and the SHA-256 of the source files that produce the numbers (so any edit of the solver gives a
-new key and an entry is never stale). Entries are written to a temporary file and renamed (atomic); an
-unreadable or mismatching entry is regenerated.
+parameters and the SHA-256 of the code (syntax trees, docstrings left out) of the source files that
+produce the numbers, so any change of the solver gives a new key and an entry is never stale. Entries
+are written to a temporary file and renamed (atomic); an unreadable or mismatching entry is regenerated.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -26,10 +27,18 @@ def cache_dir() -> Path:
 
 
 def code_version(*modules: str) -> str:
-    """SHA-256 (16 hex digits) of the named source files of genlab/sim/ (e.g. "rayleigh_benard.py")."""
+    """SHA-256 (16 hex digits) of the code of the named source files of genlab/sim/ (e.g. "rayleigh_benard.py"):
+    of their syntax trees without docstrings (comments are not in the tree), so editing the prose keeps the
+    cache and any change of the code makes a new key."""
     h = hashlib.sha256()
     for m in sorted(modules):
-        h.update(m.encode() + b"\0" + (SIM / m).read_bytes())
+        tree = ast.parse((SIM / m).read_text())
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                    and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+        h.update(m.encode() + b"\0" + ast.dump(tree).encode())
     return h.hexdigest()[:16]
 
 
@@ -59,6 +68,7 @@ def cached(kind: str, params: dict, code: str, make: Callable[[], tuple[dict[str
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **payload)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a cache entry is as readable as any cache file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

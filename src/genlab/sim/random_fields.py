@@ -16,8 +16,9 @@ Schneider 2011; CosmoGAN's maps are ray-traced convergence, whose one-point PDF 
 so E[κ] = 0, κ > −λ (λ = the shift, the convergence of an empty beam), and the correlation functions obey
 ξ_κ(r) = λ² (exp(ξ_g(r)) − 1) exactly. A requested spectrum P_κ (power law as above, variance sigma²) is met
 by generating g with ξ_g = ln(1 + ξ_κ/λ²), i.e. P_g = fft2(ξ_g); modes where that is negative (possible for
-some spectra) are set to 0 and the fraction of clipped power is reported (0 for the defaults). Then
-Var κ = λ² (exp σ_g² − 1) = sigma² and skewness (e^{σ_g²} + 2) sqrt(e^{σ_g²} − 1).
+some spectra) are set to 0 and the fraction of clipped power is reported (0.24 % for the defaults:
+slope −2, sigma 0.02, shift 0.03, 64²; 1.4 % at slope −3). Then Var κ = λ² (exp σ_g² − 1) ≈ sigma² and the
+skewness is (e^{σ_g²} + 2) sqrt(e^{σ_g²} − 1) (2.30 for the defaults).
 """
 from __future__ import annotations
 
