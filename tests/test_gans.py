@@ -154,7 +154,7 @@ def test_dcgan_infogan_matches_lucic_layout_and_norm_auto():
 
 
 def test_dcgan_rejects_vectors():
-    with pytest.raises(GenlabError, match="square images"):
+    with pytest.raises(GenlabError, match="images or fields"):
         DCGAN(DCGANConfig(), DataInfo((2,)))
     assert GAN(GANConfig(), DataInfo((2,))).sample(3).shape == (3, 2)
 

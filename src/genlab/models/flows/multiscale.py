@@ -8,7 +8,9 @@ Density of dequantised data y ∈ [0, 1]^D (Dinh et al. 2017, §4.1; Kingma & Dh
 with s = α + (1 − 2α) y. Uniform dequantisation gives a density on [0, 1]-scaled data (likelihood
 convention 'continuous': bits/dim = (NLL + D ln L)/(D ln 2) bounds the discrete bits/dim). Variational
 dequantisation returns the bound −log P(k) ≤ E_q[−log p((k + u)/L) + log q(u|k)] + D ln L directly
-(convention 'discrete', a stochastic upper bound). Vectors (toys) use no dequantisation/preprocessing.
+(convention 'discrete', a stochastic upper bound). Vectors (toys) use no dequantisation/preprocessing, and
+neither do physical fields (unbounded float data in the normaliser's standardised units: the density is
+that of the standardised field, w = x, no logit and no clamp).
 Sampling: z_s ~ N(0, T² I) (temperature T), then the inverse of every map.
 """
 from __future__ import annotations
@@ -87,6 +89,7 @@ class FlowModel(GenerativeModel):
             raise GenlabError(f"{type(self).__name__.lower()} needs at least 2 dimensions (got {c}); use "
                               "kde or gmm for 1-D data")
         self.quantised = bool(data.levels) and not self.vector
+        self.field = not self.vector and not data.bounded  # physical field: continuous, unbounded, standardised
         if config.dequantization == "variational" and not self.quantised:
             raise GenlabError("model.dequantization=variational needs quantised images; use uniform")
         self.flow = MultiScaleFlow(self.build_scales(c, h, w))
@@ -131,6 +134,8 @@ class FlowModel(GenerativeModel):
         """Data y -> flow input w and log|dw/dy| (B,)."""
         if self.vector:
             return y.float().view(len(y), -1, 1, 1), y.new_zeros(len(y))  # (B, D) -> (B, D, 1, 1)
+        if self.field:
+            return y.float(), y.new_zeros(len(y))
         if self.config.preprocess == "none":
             return y.float() - 0.5, y.new_zeros(len(y))
         a = self.config.alpha
@@ -143,6 +148,8 @@ class FlowModel(GenerativeModel):
     def _post(self, w: Tensor) -> Tensor:
         if self.vector:
             return w.reshape(len(w), -1)  # (B, D, 1, 1) -> (B, D)
+        if self.field:
+            return w
         if self.config.preprocess == "none":
             return (w + 0.5).clamp(0, 1)
         a = self.config.alpha
@@ -207,7 +214,7 @@ class FlowModel(GenerativeModel):
     @torch.no_grad()
     def encode(self, x: Tensor) -> Tensor:
         """z = f(preprocess(x)), flattened (B, D); exact inverse of `decode` (x taken as-is)."""
-        w, _ = self._pre(x.clamp(0, 1) if not self.vector else x)
+        w, _ = self._pre(x.clamp(0, 1) if not (self.vector or self.field) else x)
         return self._flatten(self.flow(w)[0])
 
     @torch.no_grad()

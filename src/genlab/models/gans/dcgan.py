@@ -1,9 +1,20 @@
-"""`dcgan`: the DCGAN architecture (Radford et al. 2016), size-generic (28, 32, 64 px; 8 px digits),
-1 or 3 channels, with any registered adversarial loss (`--model.loss=wgan-gp`).
+"""`dcgan`: the DCGAN architecture (Radford et al. 2016), size-generic (28, 32, 64 px; 8 px digits;
+rectangular fields such as 32 x 64 convection snapshots), any number of channels, with any registered
+adversarial loss (`--model.loss=wgan-gp`).
 
-arch=dcgan:   G: z -> linear -> (C0, s, s) -> [ConvT 4x4/2, BN, ReLU]* -> ConvT 4x4/2 -> tanh
+arch=dcgan:   G: z -> linear -> (C0, s_H, s_W) -> [ConvT 4x4/2, BN, ReLU]* -> ConvT 4x4/2 -> tanh (images)
+                 or linear output (physical fields, standardised units)
               D: [Conv 4x4/2, norm, LeakyReLU 0.2]* -> linear -> 1      (strided convs, no pooling)
-              s = the smallest side reached by halving (28 -> 7, 32/64 -> 4), widths doubling per stage.
+              s = the smaller side reached by halving (28 -> 7, 32/64 -> 4; 32 x 64 -> 4 x 8), widths
+              doubling per stage.
+padding=auto: every conv of G and D wraps around the data's periodic axes (FieldSpec.periodic, e.g. x of
+              convection or longitude) and zero-pads the others, so a circular shift of the input along
+              a periodic axis by 2^stages pixels shifts every feature map; padding=zeros is the original.
+shift_augment: D sees each real example circularly shifted by a uniform random amount along the periodic
+              axes — exact for statistically homogeneous directions (x of convection, the random fields),
+              wrong for longitude of a real climate field (continents), hence off by default.
+spectral_weight > 0 (fields): L_G += λ_s · spectral_loss(G(z), x) (losses/spectral.py), the power-spectrum
+              term of CosmoGAN-style emulators, as an ablation.
 arch=infogan: the MNIST/Fashion-MNIST networks of Lucic et al. 2018 (compare_gan v1 "infogan" G/D):
               G: z -> FC 1024, BN, ReLU -> FC 128·7·7, BN, ReLU -> ConvT 64 4x4/2, BN, ReLU -> ConvT C 4x4/2
               D: Conv 64 4x4/2, lReLU -> Conv 128 4x4/2, BN, lReLU -> FC 1024, BN, lReLU -> FC 1
@@ -15,11 +26,14 @@ gradients; Gulrajani et al.), where it is none. `loss=began` replaces D by a con
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from torch import Tensor, nn
 
 from ...errors import GenlabError
+from ...losses.spectral import spectral_loss
 from ...nn import downsample_plan
+from ...nn.padding import PaddedConv2d, PaddedConvTranspose2d, resolve_axis_modes
 from ...registry import register_model
 from ..base import DataInfo
 from . import began, tricks
@@ -33,6 +47,9 @@ class DCGANConfig(AdversarialConfig):
     d_channels: int = 64  # width of D's first stage (doubles per stage)
     d_norm: str = "auto"  # auto | batch | layer | none (D's normalisation; auto = none with gradient penalties, else batch)
     ae_code: int = 64  # BEGAN autoencoder bottleneck width
+    padding: str = "auto"  # auto | zeros (auto = periodic along the data's periodic axes, zeros elsewhere)
+    spectral_weight: float = 0.0  # λ_s of the power-spectrum term on G (fields; 0 = off)
+    shift_augment: bool = False  # roll each real example by a random amount along the periodic axes (data whose statistics do not depend on position there, e.g. convection in x)
 
     def __post_init__(self):
         super().__post_init__()
@@ -43,15 +60,19 @@ class DCGANConfig(AdversarialConfig):
         for key in ("g_channels", "d_channels", "ae_code"):
             if getattr(self, key) < 1:
                 raise ValueError(f"model.{key}={getattr(self, key)} is invalid; expected >= 1")
+        if self.padding not in ("auto", "zeros"):
+            raise ValueError(f"model.padding={self.padding!r} is invalid; expected auto or zeros")
+        if not self.spectral_weight >= 0:
+            raise ValueError(f"model.spectral_weight={self.spectral_weight!r} is invalid; expected >= 0")
 
 
 class _Unflatten(nn.Module):
-    def __init__(self, c: int, s: int):
+    def __init__(self, c: int, s: int, s_w: Optional[int] = None):
         super().__init__()
-        self.c, self.s = c, s
+        self.c, self.s, self.s_w = c, s, s if s_w is None else s_w
 
     def forward(self, h: Tensor) -> Tensor:
-        return h.view(h.shape[0], self.c, self.s, self.s)  # (B, C*s*s) -> (B, C, s, s)
+        return h.view(h.shape[0], self.c, self.s, self.s_w)  # (B, C*s*s_w) -> (B, C, s, s_w)
 
 
 def _norm(kind: str, c: int, conv: bool) -> list[nn.Module]:
@@ -62,12 +83,26 @@ def _norm(kind: str, c: int, conv: bool) -> list[nn.Module]:
     return []
 
 
-def _up(c_in: int, c_out: int) -> list[nn.Module]:
-    return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+def _convt(c_in: int, c_out: int, modes: Optional[tuple[str, str]], bias: bool = True) -> nn.Module:
+    """ConvT 4x4/2 (H, W) -> (2H, 2W): torch's (zero padding 1) or with per-axis padding modes."""
+    if modes is None:
+        return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)
+    return PaddedConvTranspose2d(c_in, c_out, 4, stride=2, axis_modes=modes, bias=bias)
 
 
-def _down(c_in: int, c_out: int, norm: str) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), *_norm(norm, c_out, True),
+def _conv(c_in: int, c_out: int, modes: Optional[tuple[str, str]], bias: bool = True) -> nn.Module:
+    """Conv 4x4/2 (H, W) -> (H/2, W/2): torch's (zero padding 1) or with per-axis padding modes."""
+    if modes is None:
+        return nn.Conv2d(c_in, c_out, 4, 2, 1, bias=bias)
+    return PaddedConv2d(c_in, c_out, 4, stride=2, axis_modes=modes, bias=bias)
+
+
+def _up(c_in: int, c_out: int, modes: Optional[tuple[str, str]] = None) -> list[nn.Module]:
+    return [_convt(c_in, c_out, modes, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+
+
+def _down(c_in: int, c_out: int, norm: str, modes: Optional[tuple[str, str]] = None) -> list[nn.Module]:
+    return [_conv(c_in, c_out, modes, bias=norm == "none"), *_norm(norm, c_out, True),
             nn.LeakyReLU(0.2, True)]
 
 
@@ -75,33 +110,46 @@ def _out(bounded: bool) -> nn.Module:
     return nn.Tanh() if bounded else nn.Identity()  # physical fields: a linear output in standardised units
 
 
-def dcgan_networks(cfg: DCGANConfig, channels: int, size: int, norm: str, *,
-                   bounded: bool = True) -> tuple[nn.Module, nn.Module]:
-    """The Radford et al. G and D for `size` px (G: (B, latent) -> (B, C, size, size) in [−1, 1], or
-    unbounded for physical fields)."""
-    plan = downsample_plan(size)
+def dcgan_networks(cfg: DCGANConfig, channels: int, size: int | tuple[int, int], norm: str, *,
+                   bounded: bool = True, modes: Optional[tuple[str, str]] = None) -> tuple[nn.Module, nn.Module]:
+    """The Radford et al. G and D for `size` px or (H, W) (G: (B, latent) -> (B, C, H, W) in [−1, 1], or
+    unbounded for physical fields); `modes` = per-axis padding modes (None: torch's zero padding)."""
+    h, w = (size, size) if isinstance(size, int) else size
+    plan = downsample_plan(min(h, w))
     if not plan:
-        raise GenlabError(f"dcgan needs images whose side halves at least once (got {size} px); use "
+        raise GenlabError(f"dcgan needs images whose side halves at least once (got {h} x {w} px); use "
                           "28, 32 or 64 px images")
     s, n = plan[-1], len(plan)
+    s_h, s_w = h >> n, w >> n
+    if (s_h << n, s_w << n) != (h, w):
+        raise GenlabError(f"dcgan needs both sides divisible by {2 ** n} (got {h} x {w}); crop or resize the "
+                          f"fields to e.g. {s << n} x {(w >> n << n) or s << n}")
     widths = [cfg.g_channels * 2 ** (n - 1 - i) for i in range(n)]  # e.g. 28 px: [128, 64]
-    g_layers: list[nn.Module] = [nn.Linear(cfg.latent_dim, widths[0] * s * s, bias=False),
-                                 _Unflatten(widths[0], s), nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
+    g_layers: list[nn.Module] = [nn.Linear(cfg.latent_dim, widths[0] * s_h * s_w, bias=False),
+                                 _Unflatten(widths[0], s_h, s_w), nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
     for a, b in zip(widths[:-1], widths[1:]):
-        g_layers += _up(a, b)
-    g_layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), _out(bounded)]
-    d_layers: list[nn.Module] = [nn.Conv2d(channels, cfg.d_channels, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        g_layers += _up(a, b, modes)
+    g_layers += [_convt(widths[-1], channels, modes), _out(bounded)]
+    d_layers: list[nn.Module] = [_conv(channels, cfg.d_channels, modes), nn.LeakyReLU(0.2, True)]
     c = cfg.d_channels
     for _ in range(n - 1):
-        d_layers += _down(c, 2 * c, norm)
+        d_layers += _down(c, 2 * c, norm, modes)
         c *= 2
-    d_layers += [nn.Flatten(), nn.Linear(c * s * s, 1)]  # (B, c, s, s) -> (B, c*s*s) -> (B, 1)
+    d_layers += [nn.Flatten(), nn.Linear(c * s_h * s_w, 1)]  # (B, c, s_h, s_w) -> (B, c*s_h*s_w) -> (B, 1)
     return nn.Sequential(*g_layers), nn.Sequential(*d_layers)
 
 
-def infogan_networks(cfg: DCGANConfig, channels: int, size: int, norm: str, *,
-                     bounded: bool = True) -> tuple[nn.Module, nn.Module]:
-    """Lucic et al.'s MNIST-family G and D (compare_gan v1 'infogan'), for sides divisible by 4."""
+def infogan_networks(cfg: DCGANConfig, channels: int, size: int | tuple[int, int], norm: str, *,
+                     bounded: bool = True, modes: Optional[tuple[str, str]] = None) -> tuple[nn.Module, nn.Module]:
+    """Lucic et al.'s MNIST-family G and D (compare_gan v1 'infogan'), for square sides divisible by 4."""
+    if not isinstance(size, int):
+        if size[0] != size[1]:
+            raise GenlabError(f"model.arch=infogan needs square images (got {size[0]} x {size[1]}); use "
+                              "model.arch=dcgan")
+        size = size[0]
+    if modes is not None:
+        raise GenlabError("model.arch=infogan has no periodic padding; use model.arch=dcgan for periodic "
+                          "fields, or model.padding=zeros")
     if size % 4:
         raise GenlabError(f"model.arch=infogan needs an image side divisible by 4 (got {size} px); use "
                           "28 px data (Fashion-MNIST) or model.arch=dcgan")
@@ -133,17 +181,43 @@ class DCGAN(AdversarialModel):
 
     def __init__(self, config: DCGANConfig, data: DataInfo):
         super().__init__(config, data)
-        if not data.is_image or data.shape[1] != data.shape[2]:
-            raise GenlabError(f"dcgan needs square images, got data of shape {data.shape}; use model gan "
-                              "for vectors and 2-D toys")
-        channels, size = data.shape[0], data.shape[1]
+        if not data.is_image:
+            raise GenlabError(f"dcgan needs (C, H, W) images or fields, got data of shape {data.shape}; use "
+                              "model gan for vectors and 2-D toys")
+        if config.shift_augment and not any(ax in (1, 2) for ax in data.spec.periodic):
+            raise GenlabError("model.shift_augment needs data with a periodic axis (FieldSpec.periodic); these "
+                              f"data ({data.spec.describe()}) have none: set it to false")
+        if config.spectral_weight > 0 and data.bounded:
+            raise GenlabError("model.spectral_weight is for physical fields (unbounded data); set it to 0 "
+                              "for images")
+        channels, size = data.shape[0], (data.shape[1], data.shape[2])
+        if size[0] == size[1]:
+            size = size[0]
         norm = self.config.d_norm
         if norm == "auto":
             norm = "none" if self.adv.penalty is not None else "batch"
-        self.generator, discriminator = ARCHS[config.arch](config, channels, size, norm, bounded=data.bounded)
+        periodic = [ax + 1 for ax in data.spec.periodic if ax in (1, 2)]  # (C, H, W) axes -> (B, C, H, W) dims
+        modes = resolve_axis_modes("zeros", periodic_axes=periodic) if config.padding == "auto" and periodic \
+            else None
+        self.generator, discriminator = ARCHS[config.arch](config, channels, size, norm, bounded=data.bounded,
+                                                           modes=modes)
         tricks.dcgan_init_(self.generator)
         if self.adv.energy:
             discriminator = began.conv_autoencoder(channels, size, code=config.ae_code,
                                                    base=max(config.d_channels // 2, 1))
         self.discriminator = tricks.dcgan_init_(discriminator) if not self.adv.energy else discriminator
         self._finish()
+
+    def real(self, batch) -> Tensor:
+        x = batch.x
+        if self.config.shift_augment and self.training:
+            x = tricks.random_roll(x, [ax + 1 for ax in self.data.spec.periodic if ax in (1, 2)],
+                                   generator=batch.generator)
+        return x
+
+    def g_terms(self, batch, fake: Tensor) -> dict[str, tuple[float, Tensor]]:
+        if self.config.spectral_weight <= 0:
+            return {}
+        periodic = tuple(ax + 1 for ax in self.data.spec.periodic if ax in (1, 2))
+        return {"spectral": (self.config.spectral_weight,
+                             spectral_loss(fake.float(), self.real(batch).float(), periodic_dims=periodic))}

@@ -88,3 +88,16 @@ def dcgan_init_(module: nn.Module) -> nn.Module:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
     return module
+
+
+def random_roll(x: Tensor, dims, *, generator=None) -> Tensor:
+    """Each example of x (B, ...) circularly shifted by its own uniform random offset along every dim in
+    `dims` (x'[b, ..., i, ...] = x[b, ..., (i - s_b) mod n, ...]), offsets drawn from `generator`."""
+    for d in dims:
+        n = x.shape[d]
+        shift = torch.randint(0, n, (x.shape[0],), generator=generator, device=x.device)  # (B,)
+        idx = (torch.arange(n, device=x.device)[None, :] - shift[:, None]) % n  # (B, n)
+        shape = [x.shape[0]] + [1] * (x.dim() - 1)
+        shape[d] = n
+        x = torch.gather(x, d, idx.view(shape).expand_as(x))
+    return x

@@ -1,0 +1,148 @@
+"""Emulators of physical fields (issue 16): dcgan on rectangular fields with periodic padding along the
+data's periodic axes, the power-spectrum term of G, random circular shifts of the real examples, and
+flows on unbounded fields (identity preprocessing, no clamp)."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import genlab
+from genlab.data import load_dataset
+from genlab.errors import GenlabError
+from genlab.losses.spectral import batch_spectrum, spectral_loss
+from genlab.models.gans.tricks import random_roll
+from genlab.nn import downsample_plan
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def _grf(size=16, n=64):
+    return load_dataset("grf", "train", size=size, n=n)
+
+
+def _rect_periodic(h=8, w=32):
+    """A tiny (2, h, w) field periodic along W only (rectangular, like convection snapshots)."""
+    from genlab.data.base import FieldDataset
+    from genlab.fields import FieldSpec, Normalizer
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 2, h, w, generator=g)
+    spec = FieldSpec((2, h, w), "field", normalizer=Normalizer((0.0, 0.0), (1.0, 1.0), "K"), periodic=(2,),
+                     channels=("a", "b"))
+    return FieldDataset("strip", "train", {"x": x}, {"x": spec})
+
+
+def _trunk(d: nn.Sequential) -> nn.Sequential:
+    return nn.Sequential(*list(d)[:-2])  # without Flatten + Linear: the conv feature maps
+
+
+def test_dcgan_on_a_rectangular_periodic_field_wraps_in_x_only():
+    data = _rect_periodic()
+    m = genlab.build("dcgan", data, latent_dim=8, g_channels=4, d_channels=4)
+    assert tuple(m.sample(3).shape) == (3, 2, 8, 32)
+    trunk = _trunk(m.discriminator).eval()
+    x = torch.randn(2, 2, 8, 32)
+    stages = len(downsample_plan(8))  # stride-2 stages of D (8 px high -> 4: one)
+    assert stages == 1
+    with torch.no_grad():
+        a = trunk(torch.roll(x, 2 ** stages, 3))
+        b = torch.roll(trunk(x), 1, 3)
+        assert torch.allclose(a, b, atol=1e-5)  # a shift along the periodic x shifts the features
+        # not along z (zero padded walls): the same test fails there
+        assert not torch.allclose(trunk(torch.roll(x, 2 ** stages, 2)), torch.roll(trunk(x), 1, 2), atol=1e-3)
+    zeros = genlab.build("dcgan", data, latent_dim=8, g_channels=4, d_channels=4, padding="zeros")
+    with torch.no_grad():
+        t0 = _trunk(zeros.discriminator).eval()
+        assert not torch.allclose(t0(torch.roll(x, 2 ** stages, 3)), torch.roll(t0(x), 1, 3), atol=1e-3)
+
+
+def test_dcgan_without_periodic_axes_keeps_torch_layers_and_state_keys():
+    digits = load_dataset("digits", "train")
+    m = genlab.build("dcgan", digits, latent_dim=8, g_channels=4, d_channels=4)
+    kinds = {type(mod) for mod in m.modules()}
+    assert nn.Conv2d in kinds and nn.ConvTranspose2d in kinds
+    assert not any("Padded" in k.__name__ for k in kinds)  # the original networks, checkpoints unchanged
+
+
+def test_dcgan_shape_and_option_errors():
+    data = _rect_periodic(h=16, w=34)  # two stride-2 stages, and 34 is not divisible by 4
+    with pytest.raises(GenlabError, match="divisible"):
+        genlab.build("dcgan", data, latent_dim=8, g_channels=4, d_channels=4)
+    with pytest.raises(GenlabError, match="periodic axis"):
+        genlab.build("dcgan", load_dataset("digits", "train"), latent_dim=8, g_channels=4, d_channels=4,
+                     shift_augment=True)
+    with pytest.raises(GenlabError, match="physical fields"):
+        genlab.build("dcgan", load_dataset("digits", "train"), latent_dim=8, g_channels=4, d_channels=4,
+                     spectral_weight=1.0)
+
+
+def test_batch_spectrum_puts_a_cosine_at_its_wavenumber():
+    w = 32
+    xs = torch.arange(w) / w
+    row = torch.cos(2 * math.pi * 5 * xs)  # k = 5 along the periodic W
+    x = row.expand(4, 1, 8, w).clone()
+    p = batch_spectrum(x, periodic_dims=(3,))  # (C, H, W/2)
+    assert p.shape == (1, 8, 16)
+    assert p[0, :, 4].tolist() == pytest.approx([0.25] * 8, rel=1e-5)  # |F|²/N² = (1/2)² at k = 5 (index 4)
+    assert float(p[0].sum(1).sub(0.25).abs().max()) < 1e-5  # and nothing elsewhere
+    # 2-D radial: a plane wave (3, 4) has |k| = 5
+    yy, xx = torch.meshgrid(torch.arange(16) / 16, torch.arange(16) / 16, indexing="ij")
+    f = torch.cos(2 * math.pi * (3 * yy + 4 * xx)).expand(2, 1, 16, 16)
+    p2 = batch_spectrum(f, periodic_dims=(2, 3))
+    assert int(p2[0].argmax()) == 4  # bin |k| = 5
+
+
+def test_spectral_loss_zero_on_itself_large_for_a_blurred_field():
+    data = _grf(size=32, n=64)
+    real = data.get(slice(0, 32))
+    assert float(spectral_loss(real, real)) == pytest.approx(0.0, abs=1e-10)
+    blurred = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(real, (1, 1, 1, 1), mode="circular"), 3, 1)
+    noisy = real + 0.01 * torch.randn_like(real)
+    assert float(spectral_loss(blurred, real)) > 0.5
+    assert float(spectral_loss(noisy, real)) < 0.05
+    fake = blurred.clone().requires_grad_(True)
+    spectral_loss(fake, real).backward()
+    assert fake.grad is not None and float(fake.grad.abs().sum()) > 0
+
+
+def test_random_roll_shifts_each_example_by_its_own_amount():
+    x = torch.arange(4 * 10, dtype=torch.float32).view(4, 1, 1, 10).expand(4, 1, 3, 10).clone()
+    g = torch.Generator().manual_seed(0)
+    y = random_roll(x, [3], generator=g)
+    shifts = []
+    for b in range(4):
+        matches = [s for s in range(10) if torch.equal(torch.roll(x[b], s, 2), y[b])]
+        assert len(matches) == 1
+        shifts.append(matches[0])
+    assert len(set(shifts)) > 1  # not one shift for the whole batch
+    y2 = random_roll(x, [3], generator=torch.Generator().manual_seed(0))
+    assert torch.equal(y, y2)
+
+
+def test_dcgan_with_shift_augment_and_spectral_term_trains_a_few_steps():
+    data = _grf(size=16, n=64)
+    m = genlab.build("dcgan", data, latent_dim=8, g_channels=4, d_channels=4, shift_augment=True,
+                     spectral_weight=0.5)
+    hist = genlab.fit(m, data, steps=3, batch_size=16, log_every=1)
+    assert m.sample(2).shape == (2, 1, 16, 16)
+    assert hist is not None
+
+
+def test_flows_model_unbounded_fields_without_logit_or_clamp():
+    data = _grf(size=16, n=64)
+    for name in ("realnvp", "glow"):
+        m = genlab.build(name, data, hidden=8, couplings=1, scales=1) if name == "realnvp" else \
+            genlab.build(name, data, hidden=8, steps=1, scales=1)
+        x = data.get(slice(0, 4))  # standardised: values beyond [0, 1]
+        assert float(x.min()) < -0.5 and float(x.max()) > 1.5
+        z = m.encode(x)
+        back = m.decode(z)
+        assert torch.allclose(back, x, atol=1e-4)  # exact inverse on the raw field (no clamp to [0, 1])
+        nll = m.nll(x)
+        assert torch.isfinite(nll).all()
+        s = m.sample(4)
+        assert float(s.min()) < 0 or float(s.max()) > 1  # samples are not squashed into [0, 1]
