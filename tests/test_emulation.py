@@ -2,7 +2,10 @@
 data's periodic axes, the power-spectrum term of G, random circular shifts of the real examples, and
 flows on unbounded fields (identity preprocessing, no clamp)."""
 import math
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -146,3 +149,43 @@ def test_flows_model_unbounded_fields_without_logit_or_clamp():
         assert torch.isfinite(nll).all()
         s = m.sample(4)
         assert float(s.min()) < 0 or float(s.max()) > 1  # samples are not squashed into [0, 1]
+
+
+def _periodic_file(tmp_path, name, transform=lambda a: a):
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    rows = np.cos(np.linspace(0, 3, 16))[:, None]
+    a = np.stack([5 * np.sin(3 * x[None, :] + rng.uniform(0, 6)) * rows + 280 for _ in range(20)])[:, None]
+    path = tmp_path / f"{name}.npy"
+    np.save(path, transform(a).astype(np.float32))
+    return str(path)
+
+
+def test_a_declared_periodic_axis_is_checked(tmp_path):
+    ok = load_dataset("array", "train", path=_periodic_file(tmp_path, "ok"), periodic="x", units="K")
+    assert ok.info.spec.periodic == (2,)
+    m = genlab.build("dcgan", ok, latent_dim=8, g_channels=4, d_channels=4)  # pads periodically in x
+    assert any("Padded" in type(mod).__name__ for mod in m.modules())
+    ramp = _periodic_file(tmp_path, "ramp", lambda a: a + np.linspace(0, 20, 64))  # a gradient: no wrap
+    with pytest.raises(GenlabError, match=r"does not wrap.*drop data.periodic=x"):
+        load_dataset("array", "train", path=ramp, periodic="x")
+    closed = _periodic_file(tmp_path, "closed", lambda a: np.concatenate([a, a[..., :1]], -1))  # 0 ... 360°
+    with pytest.raises(GenlabError, match="repeats the first"):
+        load_dataset("array", "train", path=closed, periodic="x")
+    with pytest.raises(GenlabError, match="invalid"):
+        load_dataset("array", "train", path=_periodic_file(tmp_path, "ok2"), periodic="z")
+    img = tmp_path / "img.npy"
+    np.save(img, np.random.default_rng(0).random((10, 1, 8, 8)).astype(np.float32))  # in [0, 1]: images
+    with pytest.raises(GenlabError, match="physical fields"):
+        load_dataset("array", "train", path=str(img), periodic="x")
+
+
+def test_cli_periodic_axis_that_is_not_periodic_is_one_line_exit_2(tmp_path):
+    ramp = _periodic_file(tmp_path, "ramp", lambda a: a + np.linspace(0, 20, 64))
+    out = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-m", "genlab", "train", "dcgan", "--data", "array", f"--data.path={ramp}",
+                        "--data.periodic=x", "--train.steps=1", "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "does not wrap" in lines[0] and "Traceback" not in r.stderr
+    assert not out.exists()

@@ -113,6 +113,8 @@ class DataConfig:
     gaps: Optional[str] = opt(None, "arrays: NaNs are an error, or become a validity mask field x_valid",
                               ("error", "mask"))
     units: Optional[str] = opt(None, "arrays: units of float fields (e.g. K, m/s)")
+    periodic: Optional[str] = opt(None, "arrays: axes of the fields that wrap around (checked): none, x (W), y (H) "
+                                        "or xy", ("none", "x", "y", "xy"))
     pairs: Optional[str] = opt(None, "folder-pairs: auto, dirs (A/ + B/), ab or ba (side-by-side images)",
                                ("auto", "dirs", "ab", "ba"))
     var: Optional[str] = opt(None, "netCDF datasets: variable name(s), e.g. sst or uwnd,vwnd; rayleigh-benard: "
@@ -135,7 +137,7 @@ class DataConfig:
     shift: Optional[float] = opt(None, "lognormal: shift lambda (kappa > -lambda; default 0.03)")
 
     def options(self) -> dict:
-        keys = ("path", "size", "channels", "n", "dim", "skip_bad", "layout", "gaps", "units", "pairs",
+        keys = ("path", "size", "channels", "n", "dim", "skip_bad", "layout", "gaps", "units", "periodic", "pairs",
                 "var", "level", "region", "res", "scenario", "classes", "a", "b", "edges", "ra", "pr", "mean_flow",
                 "seed", "slope", "sigma", "shift", "derive")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}

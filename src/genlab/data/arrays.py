@@ -18,6 +18,11 @@ What the values become (stored tensors are in data space; the spec's normaliser 
   1 = observed; the x spec's `valid`) and stores the gaps as the normaliser offset (0 in model space).
   The mask exists when the file has any NaN. inf is always refused.
 - complex, bool, string, object, structured or datetime arrays are refused with the conversion to use.
+- `data.periodic=x|y|xy` (fields): the field wraps around along W (x), H (y) or both (FieldSpec.periodic;
+  models pad periodically there). It is checked: across the seam the values must continue like they do
+  between neighbours — rms(x[..., 0] − x[..., −1]) ≤ 4 · rms of the neighbour differences along that axis
+  (white noise passes, as it should; a regional crop or a gradient fails), and a last column that repeats
+  the first (a closed grid such as 0° … 360°) is refused with the fix (drop it).
 """
 from __future__ import annotations
 
@@ -34,6 +39,27 @@ from .base import FieldDataset
 
 LAYOUTS = ("auto", "nchw", "nhwc")
 GAPS = ("error", "mask")
+PERIODIC = {"none": (), "x": (2,), "y": (1,), "xy": (1, 2)}
+SEAM_RATIO = 4.0  # largest allowed rms jump across a periodic seam, in units of the rms neighbour difference
+
+
+def check_periodic(x: np.ndarray, axes: tuple[int, ...], path) -> None:
+    """Refuse a periodic axis (of the (C, H, W) examples of x, (N, C, H, W)) that does not wrap (see above)."""
+    names = {1: ("y", "rows"), 2: ("x", "columns")}
+    for ax in axes:
+        dim = ax + 1  # (C, H, W) axis -> (N, C, H, W) dim
+        first, last = np.take(x, 0, axis=dim), np.take(x, -1, axis=dim)
+        ok = ~(np.isnan(first) | np.isnan(last))
+        if ok.any() and np.array_equal(first[ok], last[ok]):
+            raise GenlabError(f"{path}: data.periodic={names[ax][0]} but the last {names[ax][1][:-1]} repeats the first "
+                              f"(a closed grid, e.g. 0 ... 360 degrees): drop the last {names[ax][1][:-1]} of every field")
+        seam = np.sqrt(np.nanmean((first - last) ** 2))
+        inner = np.sqrt(np.nanmean(np.diff(x, axis=dim) ** 2))
+        if np.isfinite(seam) and seam > SEAM_RATIO * max(inner, 1e-30):
+            raise GenlabError(f"{path}: data.periodic={names[ax][0]} but the field does not wrap: the jump between the "
+                              f"last and first {names[ax][1]} is {seam / max(inner, 1e-30):.1f}x the typical neighbour "
+                              f"difference (at most {SEAM_RATIO:g}x); drop data.periodic={names[ax][0]} or give the whole "
+                              "periodic domain")
 
 
 def _read(path: Path) -> dict[str, tuple[np.ndarray, Optional[np.ndarray]]]:
@@ -113,7 +139,7 @@ def _standardiser(x: np.ndarray, valid: Optional[np.ndarray], units: str, path: 
 
 
 def load_array(path: str, split: str = "all", layout: Optional[str] = None, gaps: Optional[str] = None,
-               units: Optional[str] = None) -> FieldDataset:
+               units: Optional[str] = None, periodic: Optional[str] = None) -> FieldDataset:
     p = Path(path)
     if not p.is_file() or p.suffix not in (".npy", ".npz"):
         raise GenlabError(f"array file {path!r} not found or not .npy/.npz; give an existing .npy/.npz file")
@@ -122,6 +148,9 @@ def load_array(path: str, split: str = "all", layout: Optional[str] = None, gaps
         raise GenlabError(f"data.layout={layout!r} is invalid; use auto, nchw or nhwc")
     if gaps not in GAPS:
         raise GenlabError(f"data.gaps={gaps!r} is invalid; use error (refuse NaNs) or mask (NaNs become x_valid)")
+    periodic = (periodic or "none").lower()
+    if periodic not in PERIODIC:
+        raise GenlabError(f"data.periodic={periodic!r} is invalid; use none, x (W wraps), y (H wraps) or xy")
     parts = _read(p)
     for x, _ in parts.values():
         _check_dtype(x, p)
@@ -164,6 +193,17 @@ def load_array(path: str, split: str = "all", layout: Optional[str] = None, gaps
     else:
         tensors, specs, info = _floats(x, x_train, everything, gaps, units or "", p)
         meta.update(info)
+    if PERIODIC[periodic]:
+        spec = specs["x"]
+        if spec.kind != "field":
+            raise GenlabError(f"data.periodic={periodic} is for physical fields (N x C x H x W floats), but {path} "
+                              f"holds {spec.kind} data; drop data.periodic")
+        for a in everything:
+            check_periodic(a.astype(np.float32), PERIODIC[periodic], p)
+        specs["x"] = FieldSpec(spec.shape, spec.kind, spec.levels, spec.normalizer, PERIODIC[periodic],
+                               valid=spec.valid)
+        if "x_valid" in specs:
+            specs["x_valid"] = FieldSpec(spec.shape, "mask", periodic=PERIODIC[periodic])
     yt = None if y is None else torch.from_numpy(np.asarray(y).astype(np.int64))
     if yt is not None:
         n_classes = int(max(int(v[1].max()) for v in parts.values() if v[1] is not None and len(v[1]))) + 1
@@ -224,11 +264,11 @@ def _floats(x: np.ndarray, x_train: np.ndarray, everything: list[np.ndarray], ga
     return tensors, specs, info
 
 
-@DATASETS.register("array", splits=("train", "test", "all"), options=("path", "layout", "gaps", "units"),
+@DATASETS.register("array", splits=("train", "test", "all"), options=("path", "layout", "gaps", "units", "periodic"),
                    help="a .npy/.npz array of images, fields or vectors (data.path=FILE, data.layout=auto|nchw|nhwc, "
-                        "data.gaps=error|mask, data.units=UNITS)")
+                        "data.gaps=error|mask, data.units=UNITS, data.periodic=none|x|y|xy)")
 def load(split: str, path: Optional[str] = None, layout: Optional[str] = None, gaps: Optional[str] = None,
-         units: Optional[str] = None) -> FieldDataset:
+         units: Optional[str] = None, periodic: Optional[str] = None) -> FieldDataset:
     if not path:
         raise GenlabError("dataset 'array' needs data.path=FILE (.npy or .npz)")
-    return load_array(path, split, layout, gaps, units)
+    return load_array(path, split, layout, gaps, units, periodic)

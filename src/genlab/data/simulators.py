@@ -93,16 +93,22 @@ def _rb_split(ra: float, pr: float, mean_flow: str, size: int, n: int, seed: int
         total = runs * (params["spin_up"] + math.ceil(n / runs) * params["spacing"])
         print(f"genlab: simulating rayleigh-benard:{split} (Ra={ra:g}, Pr={pr:g}, {n} snapshots, solver grid "
               f"{nz} x {int(rb_runs.ASPECT * nz)}); cached in "
-              f"{cache.cache_dir()}", file=sys.stderr, flush=True)
+              f"{cache.cache_dir()}" + ("; resuming an interrupted generation" if partial.is_file() else ""),
+              file=sys.stderr, flush=True)
         bar = Progress(int(round(total)), f"simulate {split} (free-fall times x runs)", log_every=30.0)
         x, facts = rb_runs.snapshots(ra, pr, size=size, n=n, seed=seed, stream=STREAM[split], runs=runs,
                                      spin_up=params["spin_up"], spacing=params["spacing"], aspect=params["aspect"],
-                                     single=params["single"], mean_flow=mean_flow == "free", progress=bar)
+                                     single=params["single"], mean_flow=mean_flow == "free", progress=bar,
+                                     partial=partial)
         bar.close()
         return {"x": x}, facts
 
-    arrays, facts, hit = cache.cached("rayleigh-benard", params,
-                                      cache.code_version("rayleigh_benard.py", "rb_runs.py"), make)
+    code = cache.code_version("rayleigh_benard.py", "rb_runs.py")
+    # an interrupted generation (Ctrl-C, the end of a session) resumes from its last chunk of snapshots
+    partial = cache.cache_dir() / f".rayleigh-benard-{cache.key_of('rayleigh-benard', params, code)[0]}.partial.npz"
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    arrays, facts, hit = cache.cached("rayleigh-benard", params, code, make)
+    partial.unlink(missing_ok=True)
     return arrays["x"], facts, hit
 
 
