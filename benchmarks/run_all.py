@@ -36,6 +36,8 @@ BENCHMARKS: dict[str, tuple[list[str], str]] = {
                          "pix2pix ablation table of the finished rows (train them first; issue 14)"),
     "unpaired-translation": (["unpaired_translation.py", "--eval-only"],
                              "cyclegan / augmented-cyclegan table of the finished runs (train them first; issue 14)"),
+    "emulation": (["emulation.py"], "convection emulator vs solver snapshots/s, same process (issue 16; the first "
+                  "run simulates the default rayleigh-benard split, ~15 min)"),
 }
 NEEDS = {"flows": "normflows"}
 
