@@ -7,7 +7,7 @@ FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
 # CPU build of torch: the pinned version is what this project is tested with; any torch>=2.2 works.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: install data data-fmnist data-ferret demo demo-vae test bench clean-venv
+.PHONY: install chromium data data-fmnist data-ferret demo demo-vae test bench clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m genlab list >/dev/null  # fills the catalog cache: later 'genlab list' runs need no torch import
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed chromium
+
+# Debian's chromium: tests/test_quiz_browser.py plays the 'genlab quiz' page in headless Chromium, driven over
+# the DevTools protocol on a pipe (no chromium-driver, no Python package needed).
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) \
+	  && echo "installed chromium (headless browser for tests/test_quiz_browser.py)" \
+	  || echo "note: could not apt-get install chromium; tests/test_quiz_browser.py needs it"; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	  sudo apt-get install -y -qq chromium >/dev/null 2>&1 || echo "note: could not install chromium; tests/test_quiz_browser.py needs it"; \
+	else echo "note: install Debian's chromium (apt-get install chromium) for tests/test_quiz_browser.py"; fi
 
 # Debian data packages: Fashion-MNIST and ferret-datasets (COADS, Levitus, navy winds, ETOPO netCDF files).
 FERRET_DIR ?= /usr/share/ferret-vis/data

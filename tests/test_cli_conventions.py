@@ -103,6 +103,7 @@ COUNTS = {  # command line up to the count -> command
     "eval": ["eval", "r"],
     "data": ["data", "preview", "digits", "--out", "x.png"],
     "explore": ["explore", "r", "neighbors"],
+    "quiz": ["quiz", "r", "--out", "x.html"],
 }
 
 
@@ -113,7 +114,8 @@ def test_n_is_spelt_both_ways_everywhere(command, flag):
     assert args.n == 7
 
 
-@pytest.mark.parametrize("command", ["sample", "reconstruct", "complete", "density", "eval", "probe", "explore"])
+@pytest.mark.parametrize("command", ["sample", "reconstruct", "complete", "density", "eval", "probe", "explore",
+                                     "quiz"])
 def test_device_has_one_default_and_out_one_name(command):
     parser = build_parser(command)
     opts = options_of(parser, command)

@@ -1,5 +1,6 @@
-"""`genlab eval RUN` (likelihood, reconstruction, sample quality, toy modes) and
-`genlab eval --real PATH --fake PATH` (sample-quality metrics between any two image sets)."""
+"""`genlab eval RUN` (likelihood, reconstruction, sample quality, toy modes, physics metrics of fields, c2st)
+and `genlab eval --real PATH --fake PATH` (sample-quality metrics between two image sets; physics metrics
+and c2st between two sets of fields or images: cli/eval_fields.py)."""
 from __future__ import annotations
 
 import json
@@ -20,9 +21,12 @@ def add_parser(sub) -> None:
     p.add_argument("--split", default=None, help="dataset split to evaluate on (default: the run's eval split)")
     add_n(p, 0, "examples/samples to use (default: likelihood: whole split; sample metrics: 10000)")
     p.add_argument("--k", type=int, default=100, help="importance samples for the IWAE bound (default 100)")
-    p.add_argument("--metrics", default=None, help="sample-quality metrics, comma-separated: fid,kid,pr,dc,is")
+    p.add_argument("--metrics", default=None, help="comma-separated: sample quality fid,kid,pr,dc,is; physics of "
+                   "fields spectrum,histogram,minkowski,peaks,convection; c2st (classifier two-sample test). "
+                   "Default: fid,kid for images, the physics set for fields (docs/science.md)")
     p.add_argument("--extractor", default=None, help="feature extractor for sample metrics (genlab list extractors)")
-    p.add_argument("--real", help="real set: image folder, .npy/.npz, or dataset split (fashion-mnist:test)")
+    p.add_argument("--real", help="real set: image folder, .npy/.npz, or dataset split (fashion-mnist:test, "
+                   "lognormal:test)")
     p.add_argument("--fake", help="generated set: image folder, .npy/.npz, or dataset split")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples and subsets (default 0)")
     p.add_argument("--direction", default=None, help="translation models: AtoB or BtoA (default: every direction)")
@@ -61,10 +65,18 @@ def run(args) -> int:
             raise GenlabError("give either RUN or --real/--fake, not both")
         if not (args.real and args.fake):
             raise GenlabError("--real and --fake go together: genlab eval --real PATH --fake PATH")
+        quality, fields = _groups(args.metrics) if args.metrics else _pair_defaults(args.real)
+        if quality and fields:
+            raise GenlabError("--real/--fake takes either sample-quality metrics (fid,kid,pr,dc,is) or physics "
+                              "metrics and c2st, not both at once; run genlab eval twice")
+        if fields:
+            from .eval_fields import pair
+
+            return pair(args, fields, dev, json_out)
         from ..metrics.quality import evaluate_paths
 
         with progress(0, "eval samples") as bar:
-            res = evaluate_paths(args.real, args.fake, metrics=_metrics(args.metrics), extractor=args.extractor,
+            res = evaluate_paths(args.real, args.fake, metrics=quality, extractor=args.extractor,
                                  n=args.n or None, device=dev, seed=args.seed, precision=args.precision,
                                  progress=bar)
         _print(res)
@@ -81,6 +93,39 @@ def _metrics(spec: str | None) -> list[str]:
     return [m.strip() for m in (spec or "fid,kid").split(",") if m.strip()]
 
 
+def _groups(spec: str) -> tuple[list[str], list[str]]:
+    """--metrics split into (sample-quality metrics, physics metrics and c2st); unknown names are an error."""
+    from ..metrics.physics import METRICS as PHYSICS
+    from ..metrics.quality import METRICS as QUALITY
+    from .eval_fields import C2ST
+
+    names = _metrics(spec)
+    known = (*QUALITY, *PHYSICS, C2ST)
+    bad = [m for m in names if m not in known]
+    if bad or not names:
+        raise GenlabError(f"unknown metric(s) {', '.join(bad) or '(none)'}; choose from {','.join(known)}")
+    names = list(dict.fromkeys(names))
+    return [m for m in names if m in QUALITY], [m for m in names if m not in QUALITY]
+
+
+def _pair_defaults(real: str) -> tuple[list[str], list[str]]:
+    """No --metrics for --real/--fake: fid,kid for images, the physics set for physical fields."""
+    from ..data import load_any
+
+    spec = load_any(real).info.spec
+    return ([], ["default"]) if spec.kind == "field" and spec.spatial else (["fid", "kid"], [])
+
+
+def _run_defaults(r, caps: set) -> tuple[list[str], list[str]]:
+    """No --metrics for a run: fid,kid for unconditional image models without a likelihood; the physics set
+    for unconditional models of (C, H, W) physical fields."""
+    uncond = not r.model.conditional and not r.model.directions
+    quality = (["fid", "kid"] if r.info.is_image and r.info.bounded and uncond and not caps & {"nll", "reconstruct"}
+               else [])
+    spec = r.info.spec
+    return quality, (["default"] if uncond and spec.kind == "field" and spec.spatial else [])
+
+
 def _eval_run(args, dev: torch.device, json_out) -> int:
     from ..metrics import likelihood
     from ..runs import load_run
@@ -92,6 +137,11 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
     data = load_dataset(d.name, split, **d.options())
     results: dict = {}
     caps = r.model.capabilities()
+    quality, fields = _groups(args.metrics) if args.metrics else _run_defaults(r, caps)
+    if fields:
+        from .eval_fields import check_run
+
+        check_run(r, data, fields, args.n)  # before the (possibly long) likelihood evaluation
     if caps & {"nll", "reconstruct"}:
         with progress(0, "eval likelihood") as bar:
             res = likelihood.evaluate(r.model, data, n=args.n, k=args.k, batch=args.batch, seed=args.seed,
@@ -122,17 +172,22 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
             _print(v, "  ")
             results[f"translation {direction}"] = v
             save_translation_grid(r.model, data, direction, Path(args.run) / "translations", seed=args.seed)
-    elif args.metrics or (r.info.is_image and r.info.bounded and not r.model.conditional
-                        and not caps & {"nll", "reconstruct"}):
+    elif quality:
         from ..metrics.quality import evaluate_run_samples
 
         with progress(0, "eval samples") as bar:
-            res = evaluate_run_samples(r, data, metrics=_metrics(args.metrics), extractor=args.extractor,
+            res = evaluate_run_samples(r, data, metrics=quality, extractor=args.extractor,
                                        n=args.n or 10000, device=dev, seed=args.seed,
                                        precision=args.precision, progress=bar)
         results["samples"] = res
         _print(res)
         _protocol_lines(res)
+    curves: dict = {}
+    if fields:
+        from .eval_fields import run_metrics
+
+        more, curves = run_metrics(args, r, data, fields, dev)
+        results.update(more)
     if not results:
         if r.model.conditional or not r.info.bounded:
             what = "maps inputs to outputs" if r.model.conditional else f"models {r.info.spec.describe()}"
@@ -140,21 +195,29 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
                               "write its outputs with genlab sample (or the task's command) and compare them")
         raise GenlabError(f"nothing to evaluate for model {r.config.model_name!r} on this data; "
                           "ask for sample metrics with --metrics")
+    if curves:
+        from .eval_fields import save_run_plots
+
+        save_run_plots(Path(args.run), curves, results["physics"], r)
     for kind, res in results.items():
         kind = kind.split()[0]  # "translation AtoB" -> kind translation (the direction is in its protocol)
-        record_result(args.run, kind, _run_protocol(kind, res, r.ema, args),
+        record_result(args.run, kind, _run_protocol(kind, res, r.ema, quality),
                       {k: v for k, v in res.items() if k != "protocol"}, r.step, refresh=False)
     report = refresh_report(args.run)
     say(f"kept in {Path(args.run) / 'metrics.json'} with its protocol (step {r.step})"
         + (f"; report: {report}" if report else ""))
     results["step"] = r.step
     results["ema"] = r.ema
+    if curves:
+        from ..metrics.physics import jsonable
+
+        results["physics_curves"] = jsonable(curves)
     if json_out:
         atomic_write_text(json_out, json.dumps(results, indent=2))
     return 0
 
 
-def _run_protocol(kind: str, res: dict, ema: bool, args) -> dict:
+def _run_protocol(kind: str, res: dict, ema: bool, quality: list[str]) -> dict:
     """The protocol a result is kept under in metrics.json: the evaluator's, plus which weights (EMA or
     live) and, for sample metrics, the metric set. The samples' source is the run itself at the recorded
     step, so the run's path (which changes when a run is moved) is not part of it."""
@@ -163,6 +226,6 @@ def _run_protocol(kind: str, res: dict, ema: bool, args) -> dict:
         proto["fake"] = "samples of this run"
         from ..metrics.quality import METRICS
 
-        asked = set(_metrics(args.metrics))
+        asked = set(quality)
         proto["metrics"] = ",".join(m for m in METRICS if m in asked)  # a set: the order asked does not matter
     return proto

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("report_cmd", "one HTML page comparing runs (metrics, curves, grids)"),
     "complete": ("complete", "complete partly hidden real test images (top half given by default)"),
     "density": ("density_cmd", "1-D/2-D toy runs: true vs learned density and samples, side by side"),
+    "quiz": ("quiz", "a 'which is fake?' HTML page: real vs generated pairs, score, p-value"),
 }
 # commands that fill the registries themselves, only when they need them (`list` reads a cached catalog)
 LIGHT = {"list"}

@@ -212,6 +212,13 @@ def build_report(run_dir: str | Path) -> str:
         body.append("<h2>Translations (held-out inputs)</h2>")
         body += [figure(file_uri(f), f"{f.stem}: input | output(s) | back-translation (two-way models) | target (paired splits)", alt=f.name,
                         cmd=f"genlab eval {run.path}") for f in grids]
+    physics = _explore_files(run.path / "physics")
+    if physics:  # field runs: written by genlab eval (genlab/metrics/physics.py)
+        body.append("<h2>Physics (generated vs real fields)</h2>")
+        body.append("<p>The newest <code>genlab eval</code> physics evaluation of this run; its numbers are the "
+                    "<em>physics</em> records above (conventions: docs/science.md, Physics metrics).</p>")
+        body += [figure(file_uri(f), meta.get("caption", f.name), alt=f.name, cmd=meta.get("command", ""))
+                 for f, meta in physics]
     body.append("<h2>Latent-space exploration</h2>")
     if run.explore:
         body += [figure(file_uri(f), meta.get("caption", f.name), alt=f.name, cmd=meta.get("command", ""))
