@@ -36,11 +36,8 @@ def say_c2st(res: dict) -> None:
 
 def _c2st(real: fsets.FieldSet, fake: fsets.FieldSet, *, seed: int, dev: torch.device) -> dict:
     """The two-sample test on both sets in the real set's model space."""
-    try:
-        from ..metrics.c2st import c2st
-    except ImportError:
-        raise GenlabError("metric 'c2st' is not available in this installation (genlab/metrics/c2st.py is "
-                          "missing); drop it from --metrics") from None
+    from ..metrics.c2st import c2st
+
     if real.valid is not None or fake.valid is not None:
         raise GenlabError(f"c2st needs gap-free fields but {real.name if real.valid is not None else fake.name} "
                           "has gaps (a validity mask); the classifier would only learn where the gaps are")

@@ -15,7 +15,7 @@ REAL, FAKE = "#1f77b4", "#d62728"
 
 
 def _columns(n: int, rows: int = 1, size=(4.0, 3.2)):
-    fig, axes = plt.subplots(rows, n, figsize=(size[0] * n, size[1] * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, n, figsize=(max(size[0] * n, 6.0), size[1] * rows), squeeze=False)
     return fig, axes
 
 
