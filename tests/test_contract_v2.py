@@ -321,6 +321,10 @@ def _dataset_options(name, tmp_path):
         return ["--data.path=/usr/share/ferret-vis/data/coads_climatology.cdf", "--data.var=airt"]
     if name in ("photos", "photo-edges"):
         return ["--data.n=8", "--data.size=32"]
+    if name == "rayleigh-benard":  # a small, quick simulation (the default one takes minutes)
+        return ["--data.ra=2e4", "--data.n=8", "--data.size=16"]
+    if name in ("grf", "lognormal"):
+        return ["--data.n=16", "--data.size=16"]
     return []
 
 

@@ -51,51 +51,79 @@ def save_preview(panels: Sequence, info: DataInfo, out: Path, *, real: Optional[
     return field_figure(cols, specs, out, masks=masks or {}, title=title, rows=rows)
 
 
-def _to_picture(t: Tensor, spec: FieldSpec) -> np.ndarray:
-    """(n, C, H, W) model space -> (n, H, W[, 3]) data-space array for imshow (channel 0 of fields)."""
+def _to_picture(t: Tensor, spec: FieldSpec, channel: int = 0) -> np.ndarray:
+    """(n, C, H, W) model space -> (n, H, W[, 3]) data-space array for imshow (one channel of fields)."""
     t = t.detach().float().cpu()
     if spec.kind == "mask":
-        return t[:, 0].numpy()
+        return t[:, min(channel, t.shape[1] - 1)].numpy()
     if spec.bounded:
         a = t.clamp(0, 1)
         return a[:, 0].numpy() if a.shape[1] == 1 else a[:, :3].permute(0, 2, 3, 1).numpy()
-    return spec.normalizer.to_data(t)[:, 0].numpy()
+    return spec.normalizer.to_data(t)[:, channel].numpy()
+
+
+MAX_CHANNELS = 4  # channels of a physical field drawn side by side (each with its own colour bar)
+
+
+def _field_columns(cols, specs):
+    """One column per (panel, channel) for physical fields (up to MAX_CHANNELS channels each), else per panel:
+    [(title, tensor, field, spec, channel)]."""
+    out = []
+    for (name, t, field), spec in zip(cols, specs):
+        chans = range(min(t.shape[1], MAX_CHANNELS)) if spec.kind == "field" and t.dim() == 4 else range(1)
+        for c in chans:
+            label = spec.channels[c] if spec.kind == "field" and len(spec.channels) > c else ""
+            title = f"{name}: {label}" if label and len(chans) > 1 else name
+            out.append((title, t, field, spec, c))
+    return out
 
 
 def field_figure(cols, specs, out: Path, *, masks: dict, title: str = "", rows: int = 8) -> Path:
+    """Physical fields (and images/masks beside them) with colour bars in physical units: one column per
+    panel and channel, `rows` examples; a single one-channel panel wraps its examples over up to 4
+    columns (a grid) instead."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    columns = _field_columns(cols, specs)
     n = min(rows, *(len(t) for _, t, _ in cols))
-    pics = [_to_picture(t[:n], s) for (_, t, _), s in zip(cols, specs)]
+    wrap = 4 if len(columns) == 1 and n > 4 else 1  # one column of examples -> a grid of `wrap` columns
+    pics = [_to_picture(t[:n], s, c) for _, t, _, s, c in columns]
     h, w = pics[0].shape[1:3]
     cell = 2.2 * min(2.0, max(0.6, w / max(h, 1)))
-    fig, axes = plt.subplots(n, len(cols), figsize=(cell * len(cols) + 0.8, 2.0 * n), squeeze=False)
-    for j, ((name, _, field), spec, pic) in enumerate(zip(cols, specs, pics)):
+    n_rows, n_cols = -(-n // wrap), len(columns) * wrap
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell * n_cols + 0.8 * len(columns), 2.0 * n_rows),
+                             squeeze=False)
+    for j, ((name, _, field, spec, channel), pic) in enumerate(zip(columns, pics)):
         finite = pic[np.isfinite(pic)]
         lo, hi = (np.percentile(finite, [1, 99]) if finite.size else (0.0, 1.0))
         lo, hi = (0.0, 1.0) if spec.bounded else (float(lo), float(hi) if hi > lo else float(lo) + 1e-6)
         cmap = "gray" if spec.kind in ("image", "mask") else "RdYlBu_r"
         gaps = masks.get(field)
         im = None
+        mine = []
         for i in range(n):
-            ax = axes[i, j]
+            ax = axes[i // wrap, j * wrap + i % wrap]
+            mine.append(ax)
             im = ax.imshow(pic[i], cmap=cmap, vmin=lo, vmax=hi, origin="lower" if spec.kind == "field" else "upper",
                            interpolation="nearest")
             if gaps is not None:
-                g = gaps[i, 0].detach().cpu().numpy() < 0.5
+                g = gaps[i, min(channel, gaps.shape[1] - 1)].detach().cpu().numpy() < 0.5
                 shade = np.zeros((*g.shape, 4))
                 shade[g] = (0.55, 0.55, 0.55, 1.0)
                 ax.imshow(shade, origin="lower" if spec.kind == "field" else "upper", interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
-            if i == 0:
+            if i < wrap:
                 ax.set_title(name, fontsize=8)
+        for i in range(n, n_rows * wrap):  # empty cells of the last grid row
+            axes[i // wrap, j * wrap + i % wrap].axis("off")
         if im is not None and spec.kind not in ("image", "mask"):
-            label = (spec.channels[0] if spec.channels else field) + (f" [{spec.units}]" if spec.units else "")
-            cb = fig.colorbar(im, ax=list(axes[:, j]), shrink=0.8, pad=0.02)
+            chan = spec.channels[channel] if len(spec.channels) > channel else field
+            label = chan + (f" [{spec.units}]" if spec.units else "")
+            cb = fig.colorbar(im, ax=mine, shrink=0.8, pad=0.02)
             cb.set_label(label, fontsize=8)
             cb.ax.tick_params(labelsize=7)
     if title:
