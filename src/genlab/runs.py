@@ -115,6 +115,18 @@ def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu", use_ema
     return LoadedRun(run_dir, cfg, info, meta, model, step, used_ema)
 
 
+def warm_start(model: GenerativeModel) -> None:
+    """Initialise a new run's model from the run it names (`model.warm_start_source()`, e.g. SRGAN's
+    model.init_from): that run's newest weights (EMA where present), read from its safetensors, are
+    handed to `model.warm_start`, which refuses a run that does not fit. Called once, before the new run
+    directory exists; resumed runs and `load_run` never call it (their own weights replace these)."""
+    source = model.warm_start_source()
+    if not source:
+        return
+    other = load_run(source, device=model.device)
+    model.warm_start(other)
+
+
 def class_index(value, info, option: str = "--class") -> int:
     """A class name (case-insensitive; '/' and '-' optional) or index -> index, checked against the run."""
     names = list(info.classes)

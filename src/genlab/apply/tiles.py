@@ -8,6 +8,11 @@
   linearly over the overlap, w(i) = min(1, (i + ½)/o, (T − i − ½)/o), and the weighted sum is divided by
   the summed weights, so seams blend and every output pixel is a convex combination of tile outputs. Tiles
   bound memory; networks with instance norm see per-tile statistics (the blend hides most of the seam).
+
+`stitched(fn, x, multiple, tile=T, context=M, scale=s)`: non-overlapping T × T tiles, each computed on its
+window widened by M input pixels of context on every side (clipped at the image), of which only the tile's
+own output is kept. When M covers the network's receptive radius (and the network has no per-image
+statistics) the result equals the whole-image pass up to float rounding: the super-resolution default.
 """
 from __future__ import annotations
 
@@ -71,3 +76,22 @@ def apply(fn: Callable[[Tensor], Tensor], x: Tensor, multiple: int = 1, *, tile:
             out[..., r:r + th, c:c + tw] += y.float() * wt
             weight[r:r + th, c:c + tw] += wt
     return out / weight
+
+
+def stitched(fn: Callable[[Tensor], Tensor], x: Tensor, multiple: int = 1, *, tile: int, context: int,
+             scale: int = 1) -> Tensor:
+    """See the module docstring. tile <= 0 or an image within one tile: one padded pass."""
+    h, w = x.shape[-2:]
+    if tile <= 0 or (h <= tile and w <= tile):
+        return padded(fn, x, multiple, scale)
+    s, out = scale, None
+    for top in range(0, h, tile):
+        for left in range(0, w, tile):
+            bottom, right = min(h, top + tile), min(w, left + tile)
+            t0, l0 = max(0, top - context), max(0, left - context)
+            y = padded(fn, x[..., t0:min(h, bottom + context), l0:min(w, right + context)], multiple, s)
+            if out is None:
+                out = torch.zeros(*y.shape[:-2], h * s, w * s, device=y.device, dtype=torch.float32)
+            core = y[..., (top - t0) * s:(bottom - t0) * s, (left - l0) * s:(right - l0) * s]
+            out[..., top * s:bottom * s, left * s:right * s] = core.float()
+    return out

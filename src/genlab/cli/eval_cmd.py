@@ -1,4 +1,5 @@
-"""`genlab eval RUN` (likelihood, reconstruction, sample quality, toy modes, physics metrics of fields, c2st)
+"""`genlab eval RUN` (likelihood, reconstruction, sample quality, toy modes, physics metrics of fields, c2st,
+super-resolution PSNR/SSIM beside bicubic)
 and `genlab eval --real PATH --fake PATH` (sample-quality metrics between two image sets; physics metrics
 and c2st between two sets of fields or images: cli/eval_fields.py)."""
 from __future__ import annotations
@@ -22,8 +23,10 @@ def add_parser(sub) -> None:
     add_n(p, 0, "examples/samples to use (default: likelihood: whole split; sample metrics: 10000)")
     p.add_argument("--k", type=int, default=100, help="importance samples for the IWAE bound (default 100)")
     p.add_argument("--metrics", default=None, help="comma-separated: sample quality fid,kid,pr,dc,is; physics of "
-                   "fields spectrum,histogram,minkowski,peaks,convection; c2st (classifier two-sample test). "
-                   "Default: fid,kid for images, the physics set for fields (docs/science.md)")
+                   "fields spectrum,histogram,minkowski,peaks,convection; c2st (classifier two-sample test); ppl "
+                   "(perceptual path length in Z and W, docs/stylegan.md). "
+                   "Default: fid,kid for images, the physics set for fields (docs/science.md); super-resolution runs: "
+                   "fid,c2st on patches (PSNR/SSIM always; docs/restoration.md)")
     p.add_argument("--extractor", default=None, help="feature extractor for sample metrics (genlab list extractors)")
     p.add_argument("--real", help="real set: image folder, .npy/.npz, or dataset split (fashion-mnist:test, "
                    "lognormal:test)")
@@ -66,6 +69,9 @@ def run(args) -> int:
         if not (args.real and args.fake):
             raise GenlabError("--real and --fake go together: genlab eval --real PATH --fake PATH")
         quality, fields = _groups(args.metrics) if args.metrics else _pair_defaults(args.real)
+        if PPL in _metrics(args.metrics or ""):
+            raise GenlabError("ppl walks a model's latent space; give a run (genlab eval RUN --metrics ppl), "
+                              "not --real/--fake")
         if quality and fields:
             raise GenlabError("--real/--fake takes either sample-quality metrics (fid,kid,pr,dc,is) or physics "
                               "metrics and c2st, not both at once; run genlab eval twice")
@@ -89,6 +95,9 @@ def run(args) -> int:
     return _eval_run(args, dev, json_out)
 
 
+PPL = "ppl"  # perceptual path length (metrics/ppl.py): a property of a run's latent space, not of a sample set
+
+
 def _metrics(spec: str | None) -> list[str]:
     return [m.strip() for m in (spec or "fid,kid").split(",") if m.strip()]
 
@@ -100,11 +109,11 @@ def _groups(spec: str) -> tuple[list[str], list[str]]:
     from .eval_fields import C2ST
 
     names = _metrics(spec)
-    known = (*QUALITY, *PHYSICS, C2ST)
+    known = (*QUALITY, *PHYSICS, C2ST, PPL)
     bad = [m for m in names if m not in known]
     if bad or not names:
         raise GenlabError(f"unknown metric(s) {', '.join(bad) or '(none)'}; choose from {','.join(known)}")
-    names = list(dict.fromkeys(names))
+    names = [m for m in dict.fromkeys(names) if m != PPL]  # ppl is run on its own (_eval_run)
     return [m for m in names if m in QUALITY], [m for m in names if m not in QUALITY]
 
 
@@ -138,6 +147,15 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
     results: dict = {}
     caps = r.model.capabilities()
     quality, fields = _groups(args.metrics) if args.metrics else _run_defaults(r, caps)
+    if "upscale" in caps:  # super-resolution: held-out full images, model beside bicubic (metrics/superres.py)
+        from ..metrics.superres import evaluate_run as evaluate_superres
+
+        res = evaluate_superres(r, quality + fields, n=args.n or None, device=dev, seed=args.seed, split=args.split,
+                                precision=args.precision, crops_dir=Path(args.run) / "superres")
+        results["superres"] = res
+        _print(res)
+        _protocol_lines(res)
+        quality, fields = [], []
     if fields:
         from .eval_fields import check_run
 
@@ -180,6 +198,15 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
                                        n=args.n or 10000, device=dev, seed=args.seed,
                                        precision=args.precision, progress=bar)
         results["samples"] = res
+        _print(res)
+        _protocol_lines(res)
+    if PPL in _metrics(args.metrics or ""):
+        from ..metrics.ppl import evaluate_ppl
+
+        with progress(0, "eval ppl") as bar:
+            res = evaluate_ppl(r.model, n=args.n or 10000, extractor=args.extractor, seed=args.seed,
+                               batch=args.batch, device=dev, progress=bar)
+        results["ppl"] = res
         _print(res)
         _protocol_lines(res)
     curves: dict = {}

@@ -5,6 +5,10 @@ arithmetic   mean latent of class A minus class B, added to images of class C ("
 traverse     one latent dimension at a time over ±3σ; the full manifold grid for a 2-D latent
 neighbors    generated samples beside their nearest training images (pixel and feature space)
 map          2-D PCA / t-SNE map of test-set latents coloured by label
+style-mix    StyleGAN style mixing: rows' coarse/middle/fine styles over columns' latents (cli/explore_style.py)
+truncation   StyleGAN truncation sweep: seeds × ψ
+--space w explores StyleGAN's intermediate latent space W instead of the prior's Z (interpolate, arithmetic,
+traverse, neighbors and map all work there).
 Without --out a picture goes to RUN/explore/COMMAND.png (replaced on re-runs), where the run report
 (`genlab report RUN`) shows it.
 """
@@ -22,7 +26,7 @@ from ..errors import GenlabError
 from ..training.checkpoint import atomic_write_text
 from .common import add_device, add_force, add_n, add_out, device, out_path, positive_int, say
 
-COMMANDS = ("interpolate", "arithmetic", "traverse", "neighbors", "map")
+COMMANDS = ("interpolate", "arithmetic", "traverse", "neighbors", "map", "style-mix", "truncation")
 
 
 def add_parser(sub) -> None:
@@ -34,6 +38,8 @@ def add_parser(sub) -> None:
     c.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")
     c.add_argument("--split", default=None, help="split for real images (default: the run's eval split)")
     c.add_argument("--no-ema", action="store_true", help="use live weights even if EMA weights exist")
+    c.add_argument("--space", choices=("z", "w"), default="z", help="latent space: z (the prior) or w "
+                   "(StyleGAN's intermediate space; lerp paths there are the natural ones)")
     add_device(c)
     s = p.add_subparsers(dest="explore_command", metavar="COMMAND")
     i = s.add_parser("interpolate", parents=[c], help="lerp/slerp between latents: grid PNG + GIF")
@@ -76,7 +82,10 @@ def add_parser(sub) -> None:
     m.add_argument("--method", choices=("auto", "latent", "pca", "tsne"), default="auto",
                    help="auto: the latent itself if 2-D, else PCA")
     add_n(m, 2000, "points")
-    for sp, fn in ((i, _interpolate), (a, _arithmetic), (t, _traverse), (n, _neighbors), (m, _map)):
+    from .explore_style import add_parsers as add_style_parsers
+
+    for sp, fn in ((i, _interpolate), (a, _arithmetic), (t, _traverse), (n, _neighbors), (m, _map),
+                   *add_style_parsers(s, c)):
         defaults = {act.dest: act.default for act in sp._actions}  # to echo only the options given
         sp.set_defaults(explore_func=fn, explore_defaults=defaults)
     p.set_defaults(func=run)
@@ -132,7 +141,7 @@ def run(args) -> int:
     r = load_run(args.run, device=dev, use_ema=not args.no_ema)
     if not r.info.is_image:
         raise GenlabError(f"explore draws image grids, but run {args.run!r} models vectors of shape {r.info.shape}")
-    ctx = Context(args, r, LatentSpace(r.model, name=r.config.model_name), dev, out, default)
+    ctx = Context(args, r, LatentSpace(r.model, name=r.config.model_name, space=args.space), dev, out, default)
     caption, written = args.explore_func(ctx)
     if default:
         _index(out.parent, written, caption, args)

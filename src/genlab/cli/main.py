@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train a model (any --model.KEY / --train.KEY / --data.KEY overrides a config value)"),
     "sample": ("sample", "draw samples from a trained run into a PNG grid, .npy/.npz or .nc"),
     "translate": ("translate", "translate images with a trained translation run (any image size)"),
+    "superres": ("superres", "super-resolve images of any size with an srresnet/srgan run (tiled)"),
     "reconstruct": ("reconstruct", "encode and decode real images: inputs above outputs"),
     "eval": ("eval_cmd", "evaluate a run, or compare two image sets (--real/--fake)"),
     "probe": ("probe", "few-label classifier on frozen encoder features vs raw pixels"),

@@ -10,7 +10,7 @@ from ..config import (DataConfig, TrainConfig, did_you_mean, key_help, parse_ove
 from ..data import load_dataset, parse_spec
 from ..errors import GenlabError
 from ..registry import MODELS
-from ..runs import build_model, read_config, write_run_files
+from ..runs import build_model, read_config, warm_start, write_run_files
 from ..training import Trainer, TrainingInterrupted
 from ..training.trainer import preflight
 from ..training import checkpoint as ckpt
@@ -111,6 +111,7 @@ def run(args) -> int:
         raise GenlabError("name a dataset: --data NAME[:SPLIT] (see 'genlab list datasets')")
     data = _load(cfg.data)
     model_obj = build_model(cfg, data.info)  # refuses missing fields and bad settings: no directory yet
+    warm_start(model_obj)  # e.g. srgan's generator from model.init_from=RUN (refused before any directory)
     preflight(model_obj, cfg.train, data, world_size=_dist(cfg.train.device)[1].world_size)
     run_dir = _make_run_dir(args.out, f"{model}-{cfg.data.name}", cfg.train.device)
     if run_dir is not None:

@@ -8,7 +8,7 @@ space, from the trainer's noise stream, so they are reproducible and a resumed r
                                    walks of 8 vertices, brush 1/16–1/8 of the side), in the spirit of the
                                    partial-convolution and DeepFill masks; mixed: either, 50/50.
     lowres[:F]                     `lowres` (C, H/F, W/F): antialiased bicubic downsampling by F (default 4),
-                                   the super-resolution input (SRGAN's protocol).
+                                   the super-resolution input (SRGAN's protocol; nn/superres.py bicubic_resize).
     noise[:gaussian:σ | poisson:peak | saltpepper:p]
                                    `noisy`: x + σ ε; Poisson(peak · x) / peak for photon-limited images;
                                    salt-and-pepper with probability p per pixel. Default gaussian 0.1.
@@ -28,6 +28,7 @@ from torch import Tensor
 
 from ..errors import GenlabError
 from ..fields import FieldSpec
+from ..nn.superres import bicubic_resize
 from .base import Derivation, FieldDataset
 
 
@@ -124,8 +125,7 @@ def lowres_derivation(primary: str, spec: FieldSpec, factor: int = 4) -> Derivat
 
     def fn(fields, g):
         x = fields[primary]
-        return {"lowres": F.interpolate(x, size=(h // factor, w // factor), mode="bicubic", antialias=True,
-                                        align_corners=False)}
+        return {"lowres": bicubic_resize(x, (h // factor, w // factor))}
     return Derivation(f"lowres:{factor}", fn, {"lowres": FieldSpec((c, h // factor, w // factor), spec.kind,
                                                                    None, spec.normalizer, spec.periodic,
                                                                    channels=spec.channels)})

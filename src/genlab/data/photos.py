@@ -134,6 +134,25 @@ def crops(split: str, size: int, n: int, channels: int, only: Optional[tuple[str
     return x, gray, [name for name, _ in files]
 
 
+def held_out_photos(size: int = DEFAULT_SIZE, channels: int = 3) -> list[tuple[str, np.ndarray]]:
+    """(name, (C, H, W_strip) uint8) for every bundled photo: its whole held-out right-hand strip, as the
+    photo is prepared for crops of `size` (the region test crops come from; no train crop touches it),
+    C = channels (3, or 1 = the luma of `photos` with data.channels=1). The fixed held-out set of
+    full-size evaluations (super-resolution: metrics/superres.py)."""
+    if not 8 <= size <= 1024:
+        raise GenlabError(f"data.size={size} is out of range; use 8..1024 pixels")
+    out = []
+    for name, path in photo_files():
+        im = _prepare(path, size)
+        lo, _ = _region(im.size[0], size, "test")
+        if channels == 1:
+            a = np.asarray(im.convert("L"))[None, :, lo:]  # (1, H, W_strip)
+        else:
+            a = np.asarray(im)[:, lo:].transpose(2, 0, 1)  # (H, W_strip, 3) -> (3, H, W_strip)
+        out.append((name, np.ascontiguousarray(a)))
+    return out
+
+
 def _meta(names: list[str], size: int) -> dict:
     return {"photos": names, "source": "scikit-image and scikit-learn sample images",
             "split_rule": f"test crops from the right-hand {HELD_OUT:.0%} strip (at least {size} px) of every "

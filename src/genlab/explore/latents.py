@@ -4,6 +4,10 @@ Models differ in latent shape ((N, D) for AE/VAE/GANs, (N, C, 1, 1) for some con
 exploration maths works on flat vectors and this class reshapes at the model boundary. Encoding and
 decoding run in batches under `torch.no_grad`, and asking for a capability the model lacks raises a
 GenlabError that names the model and the alternative.
+
+space="w" explores a model's intermediate latent space instead (StyleGAN's W, capabilities to_w and
+decode_w): prior latents are w = to_w(z), z from the prior (truncated by the model's ψ), and decoding
+calls decode_w, so every tool (interpolation, arithmetic, traversal) works there unchanged.
 """
 from __future__ import annotations
 
@@ -17,20 +21,29 @@ from ..models.base import GenerativeModel
 
 
 class LatentSpace:
-    def __init__(self, model: GenerativeModel, *, name: str = "", batch: int = 500):
-        self.model, self.batch = model, batch
+    def __init__(self, model: GenerativeModel, *, name: str = "", batch: int = 500, space: str = "z"):
+        self.model, self.batch, self.space = model, batch, space
         self.name = name or type(model).__name__
         self.caps = model.capabilities()
         if not {"decode", "sample_latent"} <= self.caps:
             raise GenlabError(f"model {self.name} has no latent space to explore (it cannot decode latents); "
                               "use an ae, vae or GAN run")
-        probe = model.sample_latent(1, generator=torch.Generator(model.device).manual_seed(0))
+        if space not in ("z", "w"):
+            raise GenlabError(f"latent space {space!r} is unknown; choose z (the prior) or w (StyleGAN's W)")
+        if space == "w" and not {"to_w", "decode_w"} <= self.caps:
+            raise GenlabError(f"model {self.name} has no intermediate latent space W; use --space z")
+        probe = self._draw(1, torch.Generator(model.device).manual_seed(0))
         self.shape = tuple(probe.shape[1:])
         self.dim = int(probe[0].numel())
 
+    @torch.no_grad()
+    def _draw(self, n: int, generator: torch.Generator) -> Tensor:
+        z = self.model.sample_latent(n, generator=generator)
+        return self.model.to_w(z) if self.space == "w" else z
+
     @property
     def can_encode(self) -> bool:
-        return "encode" in self.caps
+        return "encode" in self.caps and self.space == "z"
 
     def require_encoder(self, what: str, instead: str) -> None:
         if not self.can_encode:
@@ -41,9 +54,8 @@ class LatentSpace:
 
     @torch.no_grad()
     def prior(self, n: int, generator: torch.Generator) -> Tensor:
-        """n latents from the model's prior, (n, D) float32 on the CPU."""
-        out = [self.model.sample_latent(min(self.batch, n - i), generator=generator).float().cpu()
-               for i in range(0, n, self.batch)]
+        """n latents from the model's prior (space w: their w = to_w(z)), (n, D) float32 on the CPU."""
+        out = [self._draw(min(self.batch, n - i), generator).float().cpu() for i in range(0, n, self.batch)]
         return torch.cat(out).reshape(n, self.dim)  # (n, *shape) -> (n, D)
 
     @torch.no_grad()
@@ -66,7 +78,8 @@ class LatentSpace:
         lead = z.shape[:-1]
         flat = z.reshape(-1, self.dim)  # (..., D) -> (M, D)
         dev = self.model.device
-        out = [self.model.decode(self._unflat(flat[i:i + self.batch]).to(dev)).float().cpu().clamp(0, 1)
+        fn = self.model.decode_w if self.space == "w" else self.model.decode
+        out = [fn(self._unflat(flat[i:i + self.batch]).to(dev)).float().cpu().clamp(0, 1)
                for i in range(0, len(flat), self.batch)]
         x = torch.cat(out)
         return x.reshape(*lead, *x.shape[1:])  # (M, C, H, W) -> (..., C, H, W)

@@ -54,3 +54,26 @@ def dragan(discriminator: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor
     delta = scale * x.std() * rand(x.shape, generator=generator, device=x.device)
     alpha = interpolation_coefficients(x, generator=generator)
     return gradient_norm_penalty(discriminator, (x + alpha * delta).to(real.dtype))
+
+
+def r1_penalty(discriminator: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
+    """R1 (Mescheder et al. 2018): E_x[‖∇_x D(x)‖²] on real examples x (B, ...), differentiable w.r.t. D's
+    parameters. L_D += (γ/2) · R1; StyleGAN2 evaluates it lazily (every k steps, weight × k)."""
+    x = real.detach().requires_grad_(True)
+    out = discriminator(x).float().sum()
+    (grad,) = torch.autograd.grad(out, x, create_graph=True)
+    return grad.float().flatten(1).pow(2).sum(1).mean()  # (B, ...) -> (B, D) -> (B,) -> scalar
+
+
+def path_lengths(images: Tensor, styles: Tensor, *, generator: Optional[torch.Generator] = None) -> Tensor:
+    """StyleGAN2's path lengths (Karras et al. 2020, §3.2): for y ~ N(0, I) / √(H·W) per image,
+
+        ℓ_b = √(mean_i ‖(J_wᵀ y)_{b,i}‖²),   J_wᵀ y = ∇_w (g(w) · y),
+
+    i over the per-layer styles. images: (B, C, H, W) = g(styles), styles: (B, L, D) in the graph ->
+    lengths (B,), differentiable w.r.t. g's parameters. The penalty is E[(ℓ − a)²], a a running mean of ℓ."""
+    h, w = images.shape[-2:]
+    dev = generator.device if generator is not None else images.device
+    y = torch.randn(images.shape, generator=generator, device=dev).to(images.device) / (h * w) ** 0.5
+    (grad,) = torch.autograd.grad((images.float() * y).sum(), styles, create_graph=True)
+    return grad.float().pow(2).sum(2).mean(1).sqrt()  # (B, L, D) -> (B,)

@@ -38,7 +38,7 @@ class Panel:
 
 
 CAPABILITIES = ("encode", "decode", "reconstruct", "nll", "elbo", "complete", "sample_latent", "generate",
-                "translate")
+                "translate", "upscale", "to_w", "decode_w")
 
 
 class GenerativeModel(nn.Module):
@@ -55,8 +55,10 @@ class GenerativeModel(nn.Module):
       sample_conditions: fields `sample(n, cond={...})` accepts (e.g. ("y",) for class-conditional models).
       provides: optional capabilities implemented (subset of CAPABILITIES): encode(x) -> z, decode(z) -> x,
           reconstruct(x), nll(x, ...) per-example nats, elbo(x), complete(x, mask), sample_latent(n),
-          generate(batch), translate(x, direction). A contract test checks the declaration against the
-          methods overridden.
+          generate(batch), translate(x, direction), upscale(x) (super-resolution by `self.scale`),
+          to_w(z) and decode_w(w) (an intermediate latent space W, StyleGAN's; `style_resolutions()` then
+          names the resolution of each per-layer style). A contract test checks the declaration against
+          the methods overridden.
       directions: translation directions ("AtoB", "BtoA"); `translation_fields(direction)` names the
           (source, destination) fields of each; `stochastic` = outputs vary with the generator (K samples
           per input differ).
@@ -128,6 +130,16 @@ class GenerativeModel(nn.Module):
     def check_train(self, train) -> None:
         """Raise ValueError if this model cannot train with these train settings (a TrainConfig); called
         once before a run directory is written. Default: any settings."""
+
+    def warm_start_source(self) -> Optional[str]:
+        """A run directory whose weights initialise a *new* run of this model before step 0 (e.g. SRGAN's
+        generator from an SRResNet run); None (default) = train from the seeded initialisation. The CLI
+        loads that run (runs.warm_start) and hands it to `warm_start`; resumed and loaded runs never do."""
+        return None
+
+    def warm_start(self, run) -> None:
+        """Copy weights from `run` (a runs.LoadedRun); raise GenlabError if it does not fit this model."""
+        raise GenlabError(f"model {type(self).__name__} cannot be initialised from another run")
 
     # --- the contract -------------------------------------------------------------------------
     def networks(self) -> dict[str, nn.Module]:
@@ -204,9 +216,26 @@ class GenerativeModel(nn.Module):
     def generate(self, batch: Batch, *, generator: Optional[torch.Generator] = None) -> Tensor:
         self._cannot("map an input batch to an output (it samples from nothing; use genlab sample)")
 
+    def to_w(self, z: Tensor, *, psi: Optional[float] = None) -> Tensor:
+        """Prior latents z (B, D) -> intermediate latents w (B, D_w), truncated by ψ toward their mean
+        (None: the model's configured ψ)."""
+        self._cannot("map latents to an intermediate space W")
+
+    def decode_w(self, w: Tensor) -> Tensor:
+        """w (B, D_w), or (B, L, D_w) one per synthesis layer (style mixing) -> images in model space."""
+        self._cannot("decode intermediate latents w")
+
+    def style_resolutions(self) -> tuple[int, ...]:
+        """Resolution at which each of decode_w's L per-layer styles acts (() without per-layer styles)."""
+        return ()
+
     def translate(self, x: Tensor, direction: str = "AtoB", *, generator: Optional[torch.Generator] = None) -> Tensor:
         """x (B, C_src, H, W) in model space of the source field -> (B, C_dst, H', W') of the destination."""
         self._cannot("translate images between domains")
+
+    def upscale(self, x: Tensor) -> Tensor:
+        """x (B, C, h, w) in model space of the low-resolution field -> (B, C', scale·h, scale·w)."""
+        self._cannot("super-resolve images (use an srresnet or srgan run)")
 
     def translation_fields(self, direction: str) -> tuple[str, str]:
         """(source field, destination field) of a translation direction."""

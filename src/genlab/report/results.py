@@ -51,6 +51,7 @@ KINDS = {  # the kinds genlab writes itself; any other name (a new family's) is 
     "translation": "paired/unpaired translation (l1, psnr, ssim, fid per direction)",
     "physics": "fields: power spectrum, pixel histograms, Minkowski functionals, peaks, convection — genlab eval",
     "c2st": "classifier two-sample test (accuracy, p-value) of samples vs real data — genlab eval --metrics c2st",
+    "superres": "super-resolution PSNR/SSIM (Y and RGB) on held-out full images, bicubic alongside — genlab eval",
 }
 # Protocol keys that say how a number was computed, not what was measured: left out of a record's identity
 # (a re-run that found the reference statistics cached is the same evaluation) and out of comparisons.

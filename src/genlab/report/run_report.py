@@ -219,6 +219,13 @@ def build_report(run_dir: str | Path) -> str:
                     "<em>physics</em> records above (conventions: docs/science.md, Physics metrics).</p>")
         body += [figure(file_uri(f), meta.get("caption", f.name), alt=f.name, cmd=meta.get("command", ""))
                  for f, meta in physics]
+    crops = _explore_files(run.path / "superres")
+    if crops:  # super-resolution runs: written by genlab eval (genlab/metrics/superres.py)
+        body.append("<h2>Super-resolution (held-out images)</h2>")
+        body.append("<p>Side-by-side crops of the newest <code>genlab eval</code>; its numbers are the "
+                    "<em>superres</em> records above (conventions: docs/restoration.md).</p>")
+        body += [figure(file_uri(f), meta.get("caption", f.name), alt=f.name, cmd=meta.get("command", ""))
+                 for f, meta in crops]
     body.append("<h2>Latent-space exploration</h2>")
     if run.explore:
         body += [figure(file_uri(f), meta.get("caption", f.name), alt=f.name, cmd=meta.get("command", ""))
