@@ -43,24 +43,33 @@ def _trunk(d: nn.Sequential) -> nn.Sequential:
     return nn.Sequential(*list(d)[:-2])  # without Flatten + Linear: the conv feature maps
 
 
+def _g_convs(g: nn.Sequential) -> nn.Sequential:
+    return nn.Sequential(*list(g)[2:])  # after Linear + Unflatten: the (C0, s_H, s_W) map -> the field
+
+
 def test_dcgan_on_a_rectangular_periodic_field_wraps_in_x_only():
+    """padding=auto: G's convolutions wrap around x (a roll of its first feature map rolls the field by
+    2^stages pixels) but not z, and D zero-pads; padding=periodic wraps D as well; zeros wraps neither."""
     data = _rect_periodic()
     m = genlab.build("dcgan", data, latent_dim=8, g_channels=4, d_channels=4)
     assert tuple(m.sample(3).shape) == (3, 2, 8, 32)
-    trunk = _trunk(m.discriminator).eval()
-    x = torch.randn(2, 2, 8, 32)
-    stages = len(downsample_plan(8))  # stride-2 stages of D (8 px high -> 4: one)
+    stages = len(downsample_plan(8))  # stride-2 stages (8 px high -> 4: one)
     assert stages == 1
+    g = _g_convs(m.generator).eval()
+    h = torch.randn(2, m.generator[2].num_features, 8 >> stages, 32 >> stages)  # G's first map (B, C0, s_H, s_W)
+    d_in = torch.randn(2, 2, 8, 32)
     with torch.no_grad():
-        a = trunk(torch.roll(x, 2 ** stages, 3))
-        b = torch.roll(trunk(x), 1, 3)
-        assert torch.allclose(a, b, atol=1e-5)  # a shift along the periodic x shifts the features
-        # not along z (zero padded walls): the same test fails there
-        assert not torch.allclose(trunk(torch.roll(x, 2 ** stages, 2)), torch.roll(trunk(x), 1, 2), atol=1e-3)
+        assert torch.allclose(g(torch.roll(h, 1, 3)), torch.roll(g(h), 2 ** stages, 3), atol=1e-5)
+        assert not torch.allclose(g(torch.roll(h, 1, 2)), torch.roll(g(h), 2 ** stages, 2), atol=1e-3)  # walls
+        t = _trunk(m.discriminator).eval()  # auto: D zero-pads
+        assert not torch.allclose(t(torch.roll(d_in, 2 ** stages, 3)), torch.roll(t(d_in), 1, 3), atol=1e-3)
+    both = genlab.build("dcgan", data, latent_dim=8, g_channels=4, d_channels=4, padding="periodic")
     zeros = genlab.build("dcgan", data, latent_dim=8, g_channels=4, d_channels=4, padding="zeros")
     with torch.no_grad():
-        t0 = _trunk(zeros.discriminator).eval()
-        assert not torch.allclose(t0(torch.roll(x, 2 ** stages, 3)), torch.roll(t0(x), 1, 3), atol=1e-3)
+        t = _trunk(both.discriminator).eval()
+        assert torch.allclose(t(torch.roll(d_in, 2 ** stages, 3)), torch.roll(t(d_in), 1, 3), atol=1e-5)
+        g0 = _g_convs(zeros.generator).eval()
+        assert not torch.allclose(g0(torch.roll(h, 1, 3)), torch.roll(g0(h), 2 ** stages, 3), atol=1e-3)
 
 
 def test_dcgan_without_periodic_axes_keeps_torch_layers_and_state_keys():

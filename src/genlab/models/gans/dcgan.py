@@ -7,9 +7,11 @@ arch=dcgan:   G: z -> linear -> (C0, s_H, s_W) -> [ConvT 4x4/2, BN, ReLU]* -> Co
               D: [Conv 4x4/2, norm, LeakyReLU 0.2]* -> linear -> 1      (strided convs, no pooling)
               s = the smaller side reached by halving (28 -> 7, 32/64 -> 4; 32 x 64 -> 4 x 8), widths
               doubling per stage.
-padding=auto: every conv of G and D wraps around the data's periodic axes (FieldSpec.periodic, e.g. x of
-              convection or longitude) and zero-pads the others, so a circular shift of the input along
-              a periodic axis by 2^stages pixels shifts every feature map; padding=zeros is the original.
+padding=auto: every conv of G wraps around the data's periodic axes (FieldSpec.periodic, e.g. x of
+              convection or longitude) and zero-pads the others, so G's maps are periodic there; D
+              zero-pads. padding=periodic wraps D too (exactly shift-equivariant features), but that D
+              made G collapse in every try (sample spread across z 0.06-0.10 vs 1.0 with a zero-padded D,
+              lognormal maps, docs/science.md), hence not the default. padding=zeros is the original.
 shift_augment: D sees each real example circularly shifted by a uniform random amount along the periodic
               axes — exact for statistically homogeneous directions (x of convection, the random fields),
               wrong for longitude of a real climate field (continents), hence off by default.
@@ -47,7 +49,7 @@ class DCGANConfig(AdversarialConfig):
     d_channels: int = 64  # width of D's first stage (doubles per stage)
     d_norm: str = "auto"  # auto | batch | layer | none (D's normalisation; auto = none with gradient penalties, else batch)
     ae_code: int = 64  # BEGAN autoencoder bottleneck width
-    padding: str = "auto"  # auto | zeros (auto = periodic along the data's periodic axes, zeros elsewhere)
+    padding: str = "auto"  # auto | periodic | zeros (auto = G wraps around the data's periodic axes, D zero-pads; periodic = both wrap, which collapsed G in every try; zeros = torch's layers)
     spectral_weight: float = 0.0  # λ_s of the power-spectrum term on G (fields; 0 = off)
     shift_augment: bool = False  # roll each real example by a random amount along the periodic axes (data whose statistics do not depend on position there, e.g. convection in x)
 
@@ -60,8 +62,8 @@ class DCGANConfig(AdversarialConfig):
         for key in ("g_channels", "d_channels", "ae_code"):
             if getattr(self, key) < 1:
                 raise ValueError(f"model.{key}={getattr(self, key)} is invalid; expected >= 1")
-        if self.padding not in ("auto", "zeros"):
-            raise ValueError(f"model.padding={self.padding!r} is invalid; expected auto or zeros")
+        if self.padding not in ("auto", "periodic", "zeros"):
+            raise ValueError(f"model.padding={self.padding!r} is invalid; expected auto, periodic or zeros")
         if not self.spectral_weight >= 0:
             raise ValueError(f"model.spectral_weight={self.spectral_weight!r} is invalid; expected >= 0")
 
@@ -111,9 +113,11 @@ def _out(bounded: bool) -> nn.Module:
 
 
 def dcgan_networks(cfg: DCGANConfig, channels: int, size: int | tuple[int, int], norm: str, *,
-                   bounded: bool = True, modes: Optional[tuple[str, str]] = None) -> tuple[nn.Module, nn.Module]:
+                   bounded: bool = True, modes: Optional[tuple[str, str]] = None,
+                   d_modes: Optional[tuple[str, str]] = None) -> tuple[nn.Module, nn.Module]:
     """The Radford et al. G and D for `size` px or (H, W) (G: (B, latent) -> (B, C, H, W) in [−1, 1], or
-    unbounded for physical fields); `modes` = per-axis padding modes (None: torch's zero padding)."""
+    unbounded for physical fields); `modes` / `d_modes` = per-axis padding modes of G / D (None: torch's
+    zero padding)."""
     h, w = (size, size) if isinstance(size, int) else size
     plan = downsample_plan(min(h, w))
     if not plan:
@@ -130,24 +134,25 @@ def dcgan_networks(cfg: DCGANConfig, channels: int, size: int | tuple[int, int],
     for a, b in zip(widths[:-1], widths[1:]):
         g_layers += _up(a, b, modes)
     g_layers += [_convt(widths[-1], channels, modes), _out(bounded)]
-    d_layers: list[nn.Module] = [_conv(channels, cfg.d_channels, modes), nn.LeakyReLU(0.2, True)]
+    d_layers: list[nn.Module] = [_conv(channels, cfg.d_channels, d_modes), nn.LeakyReLU(0.2, True)]
     c = cfg.d_channels
     for _ in range(n - 1):
-        d_layers += _down(c, 2 * c, norm, modes)
+        d_layers += _down(c, 2 * c, norm, d_modes)
         c *= 2
     d_layers += [nn.Flatten(), nn.Linear(c * s_h * s_w, 1)]  # (B, c, s_h, s_w) -> (B, c*s_h*s_w) -> (B, 1)
     return nn.Sequential(*g_layers), nn.Sequential(*d_layers)
 
 
 def infogan_networks(cfg: DCGANConfig, channels: int, size: int | tuple[int, int], norm: str, *,
-                     bounded: bool = True, modes: Optional[tuple[str, str]] = None) -> tuple[nn.Module, nn.Module]:
+                     bounded: bool = True, modes: Optional[tuple[str, str]] = None,
+                     d_modes: Optional[tuple[str, str]] = None) -> tuple[nn.Module, nn.Module]:
     """Lucic et al.'s MNIST-family G and D (compare_gan v1 'infogan'), for square sides divisible by 4."""
     if not isinstance(size, int):
         if size[0] != size[1]:
             raise GenlabError(f"model.arch=infogan needs square images (got {size[0]} x {size[1]}); use "
                               "model.arch=dcgan")
         size = size[0]
-    if modes is not None:
+    if modes is not None or d_modes is not None:
         raise GenlabError("model.arch=infogan has no periodic padding; use model.arch=dcgan for periodic "
                           "fields, or model.padding=zeros")
     if size % 4:
@@ -197,10 +202,11 @@ class DCGAN(AdversarialModel):
         if norm == "auto":
             norm = "none" if self.adv.penalty is not None else "batch"
         periodic = [ax + 1 for ax in data.spec.periodic if ax in (1, 2)]  # (C, H, W) axes -> (B, C, H, W) dims
-        modes = resolve_axis_modes("zeros", periodic_axes=periodic) if config.padding == "auto" and periodic \
-            else None
+        wrap = resolve_axis_modes("zeros", periodic_axes=periodic) if periodic else None
+        g_modes = wrap if config.padding in ("auto", "periodic") else None
+        d_modes = wrap if config.padding == "periodic" else None
         self.generator, discriminator = ARCHS[config.arch](config, channels, size, norm, bounded=data.bounded,
-                                                           modes=modes)
+                                                           modes=g_modes, d_modes=d_modes)
         tricks.dcgan_init_(self.generator)
         if self.adv.energy:
             discriminator = began.conv_autoencoder(channels, size, code=config.ae_code,
