@@ -90,9 +90,7 @@ def main(argv=None) -> int:
         from genlab.runs import load_run
 
         r = load_run(args.run)
-        d = r.config.data
-        data = load_dataset(d.name, "train", **d.options())
-        model = r.model
+        data, model = load_dataset(r.config.data.name, "train", **r.config.data.options()), r.model
     else:
         import genlab
 

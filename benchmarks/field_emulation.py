@@ -56,8 +56,6 @@ def evaluate_run(run: Path, metrics: str) -> tuple[dict, dict]:
 
 def baselines(run: Path, metrics: str, seed: int = 0) -> dict[str, tuple[dict, dict]]:
     """The two reference rows on the run's data (eval split vs train split / vs a Gaussian surrogate)."""
-    import torch
-
     from genlab.data import load_dataset
     from genlab.metrics import field_sets as fsets, physics
     from genlab.metrics.c2st import c2st, gaussian_surrogate

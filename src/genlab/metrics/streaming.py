@@ -15,6 +15,7 @@ density/coverage need every feature vector and keep them (N x D float64). Every 
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Optional, Union
 
 import torch
@@ -27,7 +28,7 @@ from .features import Extractor, build, extract
 __all__ = ["FeatureMetric", "FID", "KID", "PrecisionRecall", "DensityCoverage", "InceptionScore", "ExtractorModule"]
 
 
-class FeatureMetric:
+class FeatureMetric(ABC):
     """Images -> features of one extractor, accumulated over `update` calls.
 
     extractor: a registered name (`genlab list extractors`), an `Extractor`, or None to pick by the image
@@ -93,13 +94,16 @@ class FeatureMetric:
         feats, logits = self.features(images)
         self.update_features(feats, real, logits=logits)
 
+    @abstractmethod
     def update_features(self, features: Tensor, real: bool, *, logits: Optional[Tensor] = None) -> None:
         """Add precomputed (B, D) features (e.g. of another extractor)."""
         raise NotImplementedError
 
+    @abstractmethod
     def compute(self):
         raise NotImplementedError
 
+    @abstractmethod
     def reset(self, *, real: Optional[bool] = None) -> None:
         """Forget the generated side, and the real side unless reset_real=False (or real=False)."""
         raise NotImplementedError
