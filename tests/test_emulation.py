@@ -198,3 +198,40 @@ def test_cli_periodic_axis_that_is_not_periodic_is_one_line_exit_2(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "does not wrap" in lines[0] and "Traceback" not in r.stderr
     assert not out.exists()
+
+
+def test_dcgan_second_stage_starts_from_another_run_and_refuses_another_shape(tmp_path, capsys):
+    """model.init_from=RUN: a new dcgan run (e.g. with the spectral term on) starts from RUN's G (EMA) and D."""
+    from genlab.cli.main import main
+    from genlab.runs import load_run
+
+    base = ["--data", "grf", "--data.size=16", "--data.n=64", "--model.latent_dim=8", "--model.d_channels=4",
+            "--train.batch_size=16", "--train.ema=0.9", "--train.progress=false"]
+    first = tmp_path / "stage1"
+    assert main(["train", "dcgan", *base, "--model.g_channels=4", "--train.steps=3", "--out", str(first)]) == 0
+    from genlab.config import resolve
+    from genlab.runs import build_model, warm_start
+
+    cfg = resolve("dcgan", [{"data": {"name": "grf", "size": 16, "n": 64}, "train": {"ema": 0.9},
+                             "model": {"latent_dim": 8, "g_channels": 4, "d_channels": 4, "init_from": str(first),
+                                       "spectral_weight": 0.5}}])
+    b = build_model(cfg, load_dataset("grf", "train", size=16, n=64).info)
+    fresh = {k: v.clone() for k, v in b.generator.state_dict().items()}
+    warm_start(b)
+    a = load_run(first).model  # G with its EMA weights, D live
+    for name in ("generator", "discriminator"):
+        sa, sb = getattr(a, name).state_dict(), getattr(b, name).state_dict()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa), name
+    assert not all(torch.equal(v, b.generator.state_dict()[k]) for k, v in fresh.items())
+    assert not all(torch.equal(v, load_run(first, use_ema=False).model.generator.state_dict()[k])
+                   for k, v in b.generator.state_dict().items())  # the EMA, not the live G
+    second = tmp_path / "stage2"
+    assert main(["train", "dcgan", *base, "--model.g_channels=4", f"--model.init_from={first}",
+                 "--model.spectral_weight=0.5", "--train.steps=1", "--out", str(second)]) == 0
+    assert load_run(second).model.sample(2).shape == (2, 1, 16, 16)
+    capsys.readouterr()
+    wider = tmp_path / "wider"
+    assert main(["train", "dcgan", *base, "--model.g_channels=8", f"--model.init_from={first}",
+                 "--train.steps=1", "--out", str(wider)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "another shape" in err[0] and not wider.exists()

@@ -51,6 +51,7 @@ class DCGANConfig(AdversarialConfig):
     ae_code: int = 64  # BEGAN autoencoder bottleneck width
     padding: str = "auto"  # auto | periodic | zeros (auto = G wraps around the data's periodic axes, D zero-pads; periodic = both wrap, which collapsed G in every try; zeros = torch's layers)
     spectral_weight: float = 0.0  # λ_s of the power-spectrum term on G (fields; 0 = off)
+    init_from: str = ""  # a dcgan run whose newest weights (G's EMA where present, D's live ones) start this new run: a second training stage with other settings, e.g. spectral_weight > 0 after a plain adversarial stage
     shift_augment: bool = False  # roll each real example by a random amount along the periodic axes (data whose statistics do not depend on position there, e.g. convection in x)
 
     def __post_init__(self):
@@ -213,6 +214,25 @@ class DCGAN(AdversarialModel):
                                                    base=max(config.d_channels // 2, 1))
         self.discriminator = tricks.dcgan_init_(discriminator) if not self.adv.energy else discriminator
         self._finish()
+
+    # --- a second training stage: initialisation from another dcgan run -------------------------
+    def warm_start_source(self) -> Optional[str]:
+        return self.config.init_from or None
+
+    def warm_start(self, run) -> None:
+        """G and D := those of `run` (a runs.LoadedRun of dcgan with networks of the same shapes). G gets
+        the run's EMA weights where it kept them (load_run's rule), D its live weights; the optimiser
+        state and the step counter start afresh (a new run, its own schedule)."""
+        src = self.config.init_from
+        if run.config.model_name != "dcgan":
+            raise GenlabError(f"model.init_from={src} is a {run.config.model_name!r} run; give a dcgan run")
+        for name, net in self.networks().items():
+            theirs, mine = getattr(run.model, name).state_dict(), net.state_dict()
+            bad = [k for k, v in mine.items() if k not in theirs or theirs[k].shape != v.shape]
+            if bad or len(theirs) != len(mine):
+                raise GenlabError(f"model.init_from={src} has a {name} of another shape ({(bad or ['layers'])[0]}); "
+                                  "give a dcgan run with the same arch, widths, padding, loss family and data shape")
+            net.load_state_dict(theirs)
 
     def real(self, batch) -> Tensor:
         x = batch.x
