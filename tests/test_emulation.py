@@ -72,6 +72,20 @@ def test_dcgan_on_a_rectangular_periodic_field_wraps_in_x_only():
         assert not torch.allclose(g0(torch.roll(h, 1, 3)), torch.roll(g0(h), 2 ** stages, 3), atol=1e-3)
 
 
+def test_dcgan_resize_convolution_generator_on_a_periodic_strip():
+    data = _rect_periodic(8, 32)
+    m = genlab.build("dcgan", data, latent_dim=8, g_channels=4, d_channels=4, upsample="nearest")
+    g = m.generator
+    assert not any(isinstance(l, nn.ConvTranspose2d) for l in g.modules())
+    assert sum(isinstance(l, nn.Upsample) for l in g.modules()) == len(downsample_plan(8))
+    x = m.sample(3)
+    assert x.shape == (3, 2, 8, 32) and torch.isfinite(x).all()
+    with pytest.raises(GenlabError, match="transposed"):
+        genlab.build("dcgan", load_dataset("digits", "train"), arch="infogan", upsample="nearest")
+    with pytest.raises((GenlabError, ValueError), match="upsample"):
+        genlab.build("dcgan", data, upsample="bilinear-ish")
+
+
 def test_dcgan_without_periodic_axes_keeps_torch_layers_and_state_keys():
     digits = load_dataset("digits", "train")
     m = genlab.build("dcgan", digits, latent_dim=8, g_channels=4, d_channels=4)

@@ -51,6 +51,7 @@ class DCGANConfig(AdversarialConfig):
     ae_code: int = 64  # BEGAN autoencoder bottleneck width
     padding: str = "auto"  # auto | periodic | zeros (auto = G wraps around the data's periodic axes, D zero-pads; periodic = both wrap, which collapsed G in every try; zeros = torch's layers)
     spectral_weight: float = 0.0  # λ_s of the power-spectrum term on G (fields; 0 = off)
+    upsample: str = "transposed"  # transposed (Radford et al.'s 4x4/2 transposed convs) | nearest (nearest-neighbour x2 then a 3x3 conv in every G stage: no checkerboard artefacts, Odena et al. 2016)
     init_from: str = ""  # a dcgan run whose newest weights (G's EMA where present, D's live ones) start this new run: a second training stage with other settings, e.g. spectral_weight > 0 after a plain adversarial stage
     shift_augment: bool = False  # roll each real example by a random amount along the periodic axes (data whose statistics do not depend on position there, e.g. convection in x)
 
@@ -65,6 +66,8 @@ class DCGANConfig(AdversarialConfig):
                 raise ValueError(f"model.{key}={getattr(self, key)} is invalid; expected >= 1")
         if self.padding not in ("auto", "periodic", "zeros"):
             raise ValueError(f"model.padding={self.padding!r} is invalid; expected auto, periodic or zeros")
+        if self.upsample not in ("transposed", "nearest"):
+            raise ValueError(f"model.upsample={self.upsample!r} is invalid; expected transposed or nearest")
         if not self.spectral_weight >= 0:
             raise ValueError(f"model.spectral_weight={self.spectral_weight!r} is invalid; expected >= 0")
 
@@ -86,8 +89,17 @@ def _norm(kind: str, c: int, conv: bool) -> list[nn.Module]:
     return []
 
 
-def _convt(c_in: int, c_out: int, modes: Optional[tuple[str, str]], bias: bool = True) -> nn.Module:
-    """ConvT 4x4/2 (H, W) -> (2H, 2W): torch's (zero padding 1) or with per-axis padding modes."""
+def _convt(c_in: int, c_out: int, modes: Optional[tuple[str, str]], bias: bool = True,
+           upsample: str = "transposed") -> nn.Module:
+    """(H, W) -> (2H, 2W). transposed: ConvT 4x4/2, torch's (zero padding 1) or with per-axis padding
+    modes. nearest: resize-convolution, y = conv3x3(repeat each pixel 2 x 2), "same" padding with the
+    axis modes — every output pixel sees the same number of kernel taps, so an untrained or trained G has
+    no period-2 (checkerboard, k = N/2 and N/4 spikes in a spectrum) pattern from uneven kernel overlap
+    (Odena, Dumoulin & Olah 2016, "Deconvolution and checkerboard artifacts")."""
+    if upsample == "nearest":
+        conv = (nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias) if modes is None
+                else PaddedConv2d(c_in, c_out, 3, axis_modes=modes, bias=bias))
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv)
     if modes is None:
         return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)
     return PaddedConvTranspose2d(c_in, c_out, 4, stride=2, axis_modes=modes, bias=bias)
@@ -100,8 +112,9 @@ def _conv(c_in: int, c_out: int, modes: Optional[tuple[str, str]], bias: bool = 
     return PaddedConv2d(c_in, c_out, 4, stride=2, axis_modes=modes, bias=bias)
 
 
-def _up(c_in: int, c_out: int, modes: Optional[tuple[str, str]] = None) -> list[nn.Module]:
-    return [_convt(c_in, c_out, modes, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+def _up(c_in: int, c_out: int, modes: Optional[tuple[str, str]] = None, upsample: str = "transposed"
+        ) -> list[nn.Module]:
+    return [_convt(c_in, c_out, modes, bias=False, upsample=upsample), nn.BatchNorm2d(c_out), nn.ReLU(True)]
 
 
 def _down(c_in: int, c_out: int, norm: str, modes: Optional[tuple[str, str]] = None) -> list[nn.Module]:
@@ -133,8 +146,8 @@ def dcgan_networks(cfg: DCGANConfig, channels: int, size: int | tuple[int, int],
     g_layers: list[nn.Module] = [nn.Linear(cfg.latent_dim, widths[0] * s_h * s_w, bias=False),
                                  _Unflatten(widths[0], s_h, s_w), nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
     for a, b in zip(widths[:-1], widths[1:]):
-        g_layers += _up(a, b, modes)
-    g_layers += [_convt(widths[-1], channels, modes), _out(bounded)]
+        g_layers += _up(a, b, modes, cfg.upsample)
+    g_layers += [_convt(widths[-1], channels, modes, upsample=cfg.upsample), _out(bounded)]
     d_layers: list[nn.Module] = [_conv(channels, cfg.d_channels, d_modes), nn.LeakyReLU(0.2, True)]
     c = cfg.d_channels
     for _ in range(n - 1):
@@ -153,6 +166,9 @@ def infogan_networks(cfg: DCGANConfig, channels: int, size: int | tuple[int, int
             raise GenlabError(f"model.arch=infogan needs square images (got {size[0]} x {size[1]}); use "
                               "model.arch=dcgan")
         size = size[0]
+    if cfg.upsample != "transposed":
+        raise GenlabError("model.arch=infogan keeps Lucic et al.'s transposed convs; use model.arch=dcgan for "
+                          "model.upsample=nearest")
     if modes is not None or d_modes is not None:
         raise GenlabError("model.arch=infogan has no periodic padding; use model.arch=dcgan for periodic "
                           "fields, or model.padding=zeros")
