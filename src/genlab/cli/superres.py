@@ -51,10 +51,11 @@ def check_out(out_dir: Path, force: bool) -> None:
                           "--force (files of the same name are replaced)")
 
 
-def run(args) -> int:
-    from ..apply import io, tiles
+def open_tiled_run(args, capability: str, refusal: str):
+    """The shared start of the tiled apply commands (superres, inpaint, denoise): check --tile/--overlap/-n
+    and --out, load the run and refuse a model without `capability` (refusal: "which does not …; use …").
+    Returns (run, out_dir, device)."""
     from ..runs import load_run
-    from ..training.precision import autocast, resolve_precision
 
     if args.tile < 0 or (args.overlap or 0) < 0 or args.n < 0:
         raise GenlabError("--tile, --overlap and -n must be >= 0")
@@ -62,10 +63,17 @@ def run(args) -> int:
     check_out(out_dir, args.force)
     dev = device(args.device)
     r = load_run(args.run, device=dev, use_ema=not args.no_ema)
+    if capability not in r.model.capabilities():
+        raise GenlabError(f"run {args.run} is a {r.config.model_name!r} model, {refusal}")
+    return r, out_dir, dev
+
+
+def run(args) -> int:
+    from ..apply import io, tiles
+    from ..training.precision import autocast, resolve_precision
+
+    r, out_dir, dev = open_tiled_run(args, "upscale", "which does not super-resolve; use an srresnet or srgan run")
     model = r.model
-    if "upscale" not in model.capabilities():
-        raise GenlabError(f"run {args.run} is a {r.config.model_name!r} model, which does not super-resolve; "
-                          "use an srresnet or srgan run")
     cfg = r.config.model
     s_spec, d_spec = r.info.fields[cfg.input], r.info.fields[cfg.target]
     items = io.read_inputs(args.input, s_spec, n=args.n or None, dataset_options=r.config.data.options(),
