@@ -1,0 +1,174 @@
+"""The gap-fill evaluation of a run on real observations (`genlab eval RUN`, record kind "gap-fill").
+
+Protocol (all of it in the record's protocol):
+- Truth: the COADS monthly climatology of the run's variable (coads_climatology.cdf, 12 months, 90 x 180,
+  2°), in its units ("Deg C" for SST: a difference in °C is the same in K).
+- Hidden cells: `data.gaps.holdout_sets` with the run's hold-out seed (`data.seed` of a coads-holdout run, so
+  exactly the cells its training data lacked; 0 for runs trained on other data): per month 10 % of the
+  observed cells in 5 × 5-cell (10°) blocks, and another 10 % scattered. Each set is scored on its own:
+  the inputs are every other observation of the month (the other set's cells included).
+- Model: apply/impute.py `infill_on_run_grid`, the path of `genlab impute` (mapped onto the run's grid
+  when it differs), composite = observations where known, the network's output at the hidden cells.
+- Baselines, from the same inputs: ordinary kriging, linear and nearest interpolation on the sphere
+  (apply/gap_baselines.py: exponential variogram fitted per month by pykrige, 32-cell moving window).
+- Scores (metrics/climate.py): cos(latitude)-weighted RMSE, MAE and bias at the hidden cells over all
+  months; Pearson r of the monthly area-weighted means over the hidden cells (model vs truth).
+- The bars (issue 15): RMSE at least 10 % below kriging and below linear; r ≥ 0.99.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ..errors import GenlabError
+from . import climate
+
+METHODS = ("kriging", "linear", "nearest")
+SETS = ("points", "blocks")
+FIGURE_MONTH = 3  # April (0-based), one of the coads dataset's test months
+
+
+def gapfill_setup(config) -> Optional[dict]:
+    """{'var', 'seed', 'how'} when a run was trained for COADS gap filling (coads-holdout data, or COADS
+    gap masks `mask:coads[:VAR]` on other data), else None."""
+    d = config.data
+    if d.name == "coads-holdout":
+        return {"var": (d.var or "sst").lower(), "seed": int(d.seed or 0),
+                "how": f"trained on coads-holdout (hold-out seed {int(d.seed or 0)}): never on the hidden cells"}
+    for item in (d.derive or "").split(","):
+        parts = [s.strip() for s in item.split(":")]
+        if parts[:2] == ["mask", "coads"]:
+            return {"var": (parts[2] if len(parts) > 2 and parts[2] else "sst").lower(), "seed": 0,
+                    "how": f"trained on {d.name} with COADS gap masks: never on COADS values"}
+    return None
+
+
+def coads_truth(var: str):
+    """(values (12, 90, 180) float64 with NaN gaps, observed bool, Grid, units) of COADS `var`."""
+    from ..apply.grids import Grid
+    from ..data.climate import ferret_file
+    from ..data.gaps import COADS_FILE
+    from ..data.netcdf import load_netcdf
+
+    ds = load_netcdf(ferret_file(COADS_FILE), var, split="all", name="coads")
+    obs = ds.tensors["x_valid"][:, 0].numpy().astype(bool) if "x_valid" in ds.tensors else None
+    if obs is None:
+        raise GenlabError(f"COADS {var} has no gaps to evaluate on")
+    values = np.where(obs, ds.tensors["x"][:, 0].numpy().astype(np.float64), np.nan)
+    return values, obs, Grid.from_meta(ds.meta["coords"]), ds.meta["units"]
+
+
+def evaluate_gapfill(r, *, methods: Optional[Sequence[str]] = None, figure_dir: Optional[Path] = None,
+                     command: str = "", progress=None) -> dict:
+    """The gap-fill record of a loaded run `r` (module docstring): values and protocol."""
+    from ..apply.gap_baselines import fill_months
+    from ..apply.grids import Grid
+    from ..apply.impute import canonical_units, infill_on_run_grid
+    from ..data.gaps import holdout_sets
+
+    methods = tuple(METHODS if methods is None else methods)
+    setup = gapfill_setup(r.config)
+    if setup is None:
+        raise GenlabError("this run was not trained for COADS gap filling (data coads-holdout or "
+                          "data.derive=mask:coads); genlab eval has no gap-fill protocol for it")
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise GenlabError(f"unknown gap-fill baseline(s) {bad}; choose from {', '.join(METHODS)}")
+    model = r.model
+    spec = r.info.fields[model.config.target]
+    norm = spec.normalizer
+    values, obs, grid, units = coads_truth(setup["var"])
+    if canonical_units(units) != canonical_units(norm.units):
+        raise GenlabError(f"the run was trained on {norm.units!r} but COADS {setup['var']} is in {units!r}")
+    weights = climate.area_weights(grid.lat, grid.shape)
+    hidden = dict(zip(SETS, holdout_sets(obs, seed=setup["seed"], periodic=grid.periodic)))
+    run_grid = Grid.from_meta(r.meta.get("coords"))
+    out: dict = {}
+    maps: dict = {}
+    timing: dict = {}
+    for name, hid in hidden.items():
+        known = obs & ~hid
+        t0 = time.perf_counter()
+        raw, _ = infill_on_run_grid(model, norm, run_grid, values, known, grid)
+        timing[f"{name}_model_s"] = time.perf_counter() - t0
+        preds = {"model": np.where(hid, raw, np.nan)}
+        details = {}
+        for m in methods:
+            t0 = time.perf_counter()
+            preds[m], details[m] = fill_months(m, values, known, hid, grid, seed=setup["seed"])
+            timing[f"{name}_{m}_s"] = time.perf_counter() - t0
+            if progress is not None:
+                progress(f"{name}: {m} done")
+        for who, p in preds.items():
+            s = climate.scores(p, values, hid, weights)
+            for k in ("rmse", "mae", "bias", "corr_mean_series"):
+                out[f"{name}_{who}_{k}"] = s[k]
+            out[f"{name}_{who}_rmse_per_month"] = s["rmse_per_month"]
+            if who == "model":
+                out[f"{name}_mean_series"] = {"model": s["mean_series"], "truth": s["true_mean_series"]}
+                out[f"{name}_n_cells"] = s["n_cells"]
+        for m in methods:
+            out[f"{name}_rmse_vs_{m}"] = 1.0 - out[f"{name}_model_rmse"] / out[f"{name}_{m}_rmse"]
+        if "kriging" in methods:
+            out[f"{name}_variogram_per_month"] = [d.get("variogram") for d in details["kriging"]]
+        maps[name] = (raw, known, preds)
+    out["bars"] = _bars(out, methods)
+    if figure_dir is not None:
+        from ..viz.gapfill import save_maps
+
+        save_maps(Path(figure_dir), values, obs, maps["blocks"], grid, month=FIGURE_MONTH, units=units,
+                  command=command)
+    protocol = _protocol(setup, methods, units, run_grid is None or run_grid.same_as(grid))
+    out["time_s"] = timing
+    return {**out, "protocol": protocol}
+
+
+def _protocol(setup: dict, methods: Sequence[str], units: str, same_grid: bool) -> dict:
+    from ..apply.gap_baselines import N_CLOSEST, N_FIT, VARIOGRAM
+    from ..data.gaps import BLOCK, FRACTION
+
+    return {
+        "truth": f"COADS {setup['var']} monthly climatology (coads_climatology.cdf), 12 months, 90x180, 2°",
+        "units": units, "hidden": f"per month {FRACTION:.0%} of observed cells in {BLOCK}x{BLOCK}-cell blocks "
+        f"(set 'blocks') and {FRACTION:.0%} scattered (set 'points'), disjoint; each set scored on its own",
+        "holdout_seed": setup["seed"], "training": setup["how"], "weights": "cos(latitude)",
+        "baselines": ",".join(methods), "kriging": f"ordinary, {VARIOGRAM} variogram fitted per month (pykrige, "
+        f"{N_FIT} seeded cells, 20 lags), {N_CLOSEST} nearest known cells", "linear": "scipy griddata on "
+        "(lon, lat), cells within 60° copied across the seam; nearest: great-circle",
+        "model_grid": "run grid" if same_grid else "mapped to the run's grid",
+        "mean_series": "Pearson r over 12 months of cos(lat)-weighted means at the hidden cells",
+    }
+
+
+def _bars(out: dict, methods: Sequence[str]) -> dict:
+    """Issue 15's bars per hidden set: RMSE ≥ 10 % below kriging, below linear; mean-series r ≥ 0.99."""
+    bars = {}
+    for s in SETS:
+        if "kriging" in methods:
+            bars[f"{s}_rmse_10pct_below_kriging"] = bool(out[f"{s}_rmse_vs_kriging"] >= 0.10)
+        if "linear" in methods:
+            bars[f"{s}_rmse_below_linear"] = bool(out[f"{s}_rmse_vs_linear"] > 0.0)
+        bars[f"{s}_corr_at_least_0.99"] = bool(out[f"{s}_model_corr_mean_series"] >= 0.99)
+    return bars
+
+
+def summary_lines(res: dict) -> list[str]:
+    """The record as a small table: per hidden set, RMSE / MAE / bias / mean-series r of each method."""
+    units = res.get("protocol", {}).get("units", "")
+    lines = []
+    for s in SETS:
+        lines.append(f"[{s}: {res.get(f'{s}_n_cells', 0)} hidden cells]   rmse   mae    bias   r(mean series)  ({units})")
+        for who in ("model",) + METHODS:
+            if f"{s}_{who}_rmse" not in res:
+                continue
+            lines.append(f"  {who:8s} {res[f'{s}_{who}_rmse']:6.3f} {res[f'{s}_{who}_mae']:6.3f} "
+                         f"{res[f'{s}_{who}_bias']:+6.3f} {res[f'{s}_{who}_corr_mean_series']:7.4f}")
+        vs = ", ".join(f"{1e2 * res[f'{s}_rmse_vs_{m}']:+.1f} % vs {m}" for m in METHODS if f"{s}_rmse_vs_{m}" in res)
+        lines.append(f"  model RMSE below: {vs}")
+    met = [k for k, v in res.get("bars", {}).items() if v]
+    missed = [k for k, v in res.get("bars", {}).items() if not v]
+    lines.append(f"bars met: {', '.join(met) or 'none'}; missed: {', '.join(missed) or 'none'}")
+    return lines
