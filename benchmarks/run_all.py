@@ -36,6 +36,10 @@ BENCHMARKS: dict[str, tuple[list[str], str]] = {
                          "pix2pix ablation table of the finished rows (train them first; issue 14)"),
     "unpaired-translation": (["unpaired_translation.py", "--eval-only"],
                              "cyclegan / augmented-cyclegan table of the finished runs (train them first; issue 14)"),
+    "kv-cache": (["kv_cache.py", "--steps", "512"], "transformer sampling: key/value cache vs recomputing the prefix, "
+                 "identical tokens (issue 18)"),
+    "chorale-table": (["chorale_table.py", "--out", "runs/chorale-table", "--table-only"],
+                      "frame NLL table of the chorale runs (train them first: --minutes 30; issue 18)"),
     "emulation": (["emulation.py"], "convection emulator vs solver snapshots/s, same process (issue 16; the first "
                   "run simulates the default rayleigh-benard split, ~15 min)"),
 }

@@ -325,6 +325,16 @@ def _dataset_options(name, tmp_path):
         return ["--data.ra=2e4", "--data.n=8", "--data.size=16"]
     if name in ("grf", "lognormal"):
         return ["--data.n=16", "--data.size=16"]
+    if name in ("chorales", "folk"):  # the first pieces only (the whole corpus is parsed once, minutes)
+        return ["--data.n=4", "--data.length=32"]
+    if name == "chorale-audio":
+        return ["--data.n=1", "--data.length=1024"]
+    if name == "midi-folder":
+        from genlab.data.music_io import write_midi
+        from genlab.data.music_notes import Notes
+        for i in range(6):
+            write_midi(Notes.of([60 + i, 64 + i], [0.0, 1.0], [1.0, 2.0]), tmp_path / "midi" / f"{i}.mid")
+        return [f"--data.path={tmp_path / 'midi'}", "--data.split=all"]
     return []
 
 

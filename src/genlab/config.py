@@ -104,7 +104,8 @@ class DataConfig:
     path: Optional[str] = opt(None, "folder/array datasets, or an explicit Fashion-MNIST directory")
     size: Optional[int] = opt(None, "image folders: resize/crop to size x size; simulators: grid height")
     channels: Optional[int] = opt(None, "image folders: 1 (grayscale) or 3 (RGB)", (1, 3))
-    n: Optional[int] = opt(None, "toys: number of points; simulators: training examples (test: n/4)")
+    n: Optional[int] = opt(None, "toys: number of points; simulators: training examples (test: n/4); music: the "
+                                 "first n pieces of a split (chorale-audio: chorales per split)")
     dim: Optional[int] = opt(None, "two-gaussians: 1 or 2 dimensions", (1, 2))
     limit: int = opt(0, "use only the first `limit` examples (0 = all); for quick runs")
     derive: Optional[str] = opt(None, "derived fields per batch, e.g. mask:strokes,lowres:4 (data/derive.py)")
@@ -135,11 +136,18 @@ class DataConfig:
     slope: Optional[float] = opt(None, "grf, lognormal: power-law index of the spectrum P(k) ∝ k^slope")
     sigma: Optional[float] = opt(None, "grf, lognormal: standard deviation of the field")
     shift: Optional[float] = opt(None, "lognormal: shift lambda (kappa > -lambda; default 0.03)")
+    repr: Optional[str] = opt(None, "music datasets: roll (88-key piano roll) or tokens (note-on/off, time-shift, "
+                                    "velocity events)", ("roll", "tokens"))
+    frame: Optional[float] = opt(None, "music datasets: quarter notes per roll frame or per time-shift step "
+                                       "(chorales roll: 1, the JSB convention)")
+    length: Optional[int] = opt(None, "sequence datasets: steps per example (longer pieces are cut into chunks)")
+    transpose: Optional[int] = opt(None, "music datasets: random transposition of training examples by up to "
+                                         "this many semitones (0 = off)")
 
     def options(self) -> dict:
         keys = ("path", "size", "channels", "n", "dim", "skip_bad", "layout", "gaps", "units", "periodic", "pairs",
                 "var", "level", "region", "res", "scenario", "classes", "a", "b", "edges", "ra", "pr", "mean_flow",
-                "seed", "slope", "sigma", "shift", "derive")
+                "seed", "slope", "sigma", "shift", "repr", "frame", "length", "transpose", "derive")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 

@@ -14,7 +14,7 @@ from typing import Any, Iterator, Mapping, Optional
 import torch
 from torch import Tensor
 
-KINDS = ("image", "field", "mask", "label", "tokens", "vector")
+KINDS = ("image", "field", "mask", "label", "tokens", "vector", "sequence")
 
 
 @dataclass(frozen=True)
@@ -80,9 +80,10 @@ class FieldSpec:
     """What one named field is.
 
     shape: per-example shape: (C, H, W) for image/field/mask (H ≠ W allowed), (D,) vector, () label,
-        (T,) tokens.
+        (T,) tokens, (T, D) sequence.
     kind: image (bounded, model space [0, 1]), field (float physical field, standardised), mask (1 = keep /
-        observed, 0 = hole / gap), label (int class), tokens (int sequence), vector.
+        observed, 0 = hole / gap), label (int class), tokens (int sequence), vector, sequence (T steps of D
+        values: a multi-hot piano roll with levels 2, or a real series, standardised, without levels).
     levels: quantisation levels (256 for 8-bit images: model value k/(levels − 1)); the vocabulary size for
         tokens; None if continuous.
     normalizer: data space (with units) <-> model space.

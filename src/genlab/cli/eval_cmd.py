@@ -1,5 +1,6 @@
 """`genlab eval RUN` (likelihood, reconstruction, sample quality, toy modes, physics metrics of fields, c2st,
-super-resolution PSNR/SSIM beside bicubic)
+super-resolution PSNR/SSIM beside bicubic, COADS gap filling beside kriging/linear/nearest, inpainting by
+hole-ratio bin beside biharmonic, denoising beside filters)
 and `genlab eval --real PATH --fake PATH` (sample-quality metrics between two image sets; physics metrics
 and c2st between two sets of fields or images: cli/eval_fields.py)."""
 from __future__ import annotations
@@ -35,6 +36,8 @@ def add_parser(sub) -> None:
     p.add_argument("--direction", default=None, help="translation models: AtoB or BtoA (default: every direction)")
     p.add_argument("--samples", type=int, default=1, help="translation models: outputs per input for the "
                    "diversity of stochastic models (default 1 = no diversity)")
+    p.add_argument("--masks", default=None, help="inpainting runs: user masks instead of the seeded set, a PNG "
+                   "(white = known) or .npy 0/1 file or a folder of them, each on every image, binned by hole ratio")
     add_out(p, "also write the results to this .json file (replaced if it exists)", aliases=("--json",))
     p.add_argument("--no-ema", action="store_true", help="use live weights even if EMA weights exist")
     add_device(p)
@@ -147,6 +150,35 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
     results: dict = {}
     caps = r.model.capabilities()
     quality, fields = _groups(args.metrics) if args.metrics else _run_defaults(r, caps)
+    from ..metrics.gapfill import gapfill_setup
+
+    if "infill" in caps and gapfill_setup(r.config):  # COADS gap filling: hidden real observations, baselines
+        from ..metrics.gapfill import evaluate_gapfill, summary_lines
+
+        res = evaluate_gapfill(r, figure_dir=Path(args.run) / "gapfill", command=f"genlab eval {args.run}")
+        results["gap-fill"] = res
+        for line in summary_lines(res):
+            say(line)
+        _protocol_lines(res)
+        quality, fields = [], []
+    if "infill" in caps and "gap-fill" not in results:  # inpainting by hole-ratio bin (metrics/inpainting.py)
+        from ..metrics.inpainting import evaluate_run as evaluate_inpainting, table_lines
+
+        res = evaluate_inpainting(r, n=args.n or None, seed=args.seed, device=dev, split=args.split,
+                                  figure_dir=Path(args.run) / "inpaint", masks=args.masks)
+        results["inpaint"] = res
+        for line in table_lines(res):
+            say(line)
+        _protocol_lines(res)
+        quality, fields = [], []
+    if "denoise" in caps:  # denoising beside the noisy input and tuned filters (metrics/denoising.py)
+        from ..metrics.denoising import evaluate_run as evaluate_denoising
+
+        res = evaluate_denoising(r, n=args.n or None, seed=args.seed, device=dev, split=args.split)
+        results["denoise"] = res
+        _print(res)
+        _protocol_lines(res)
+        quality, fields = [], []
     if "upscale" in caps:  # super-resolution: held-out full images, model beside bicubic (metrics/superres.py)
         from ..metrics.superres import evaluate_run as evaluate_superres
 
@@ -160,7 +192,16 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
         from .eval_fields import check_run
 
         check_run(r, data, fields, args.n)  # before the (possibly long) likelihood evaluation
-    if caps & {"nll", "reconstruct"}:
+    if r.info.spec.kind in ("sequence", "tokens"):  # sequence models: exact NLL per frame/token (metrics/sequence.py)
+        from ..metrics.sequence import evaluate_sequence
+
+        with progress(0, "eval sequence NLL") as bar:
+            res = evaluate_sequence(r.model, data, n=args.n, batch=min(args.batch, 64), seed=args.seed, device=dev,
+                                    progress=bar)
+        results["sequence-nll"] = res
+        _print(res)
+        _protocol_lines(res)
+    elif caps & {"nll", "reconstruct"}:
         with progress(0, "eval likelihood") as bar:
             res = likelihood.evaluate(r.model, data, n=args.n, k=args.k, batch=args.batch, seed=args.seed,
                                       device=dev, progress=bar)

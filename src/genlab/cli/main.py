@@ -19,6 +19,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("sample", "draw samples from a trained run into a PNG grid, .npy/.npz or .nc"),
     "translate": ("translate", "translate images with a trained translation run (any image size)"),
     "superres": ("superres", "super-resolve images of any size with an srresnet/srgan run (tiled)"),
+    "inpaint": ("inpaint", "fill holes of images/fields of any size with an inpaint run (tiled)"),
+    "denoise": ("denoise", "denoise images/fields of any size with a denoise run (tiled)"),
+    "impute": ("impute", "fill the gaps of a netCDF variable with an inpaint run (gt, mask, output, infilled)"),
     "reconstruct": ("reconstruct", "encode and decode real images: inputs above outputs"),
     "eval": ("eval_cmd", "evaluate a run, or compare two image sets (--real/--fake)"),
     "probe": ("probe", "few-label classifier on frozen encoder features vs raw pixels"),
@@ -29,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "complete": ("complete", "complete partly hidden real test images (top half given by default)"),
     "density": ("density_cmd", "1-D/2-D toy runs: true vs learned density and samples, side by side"),
     "quiz": ("quiz", "a 'which is fake?' HTML page: real vs generated pairs, score, p-value"),
+    "study": ("study", "many trainings (grid/random search × seeds) on an Optuna storage; report: table, figures"),
 }
 # commands that fill the registries themselves, only when they need them (`list` reads a cached catalog)
 LIGHT = {"list"}

@@ -7,6 +7,9 @@ space, from the trainer's noise stream, so they are reproducible and a resumed r
                                    U(1/8, 1/2) of the image; strokes: free-form brush strokes (3 random
                                    walks of 8 vertices, brush 1/16–1/8 of the side), in the spirit of the
                                    partial-convolution and DeepFill masks; mixed: either, 50/50.
+    mask:coads[:VAR[:EXTRA]]       `mask` from real observation gaps: a random COADS month's observed cells
+                                   on the data's grid, times the field's validity, minus an extra random
+                                   share EXTRA of scattered cells and 10° blocks (data/gaps.py).
     lowres[:F]                     `lowres` (C, H/F, W/F): antialiased bicubic downsampling by F (default 4),
                                    the super-resolution input (SRGAN's protocol; nn/superres.py bicubic_resize).
     noise[:gaussian:σ | poisson:peak | saltpepper:p]
@@ -207,7 +210,10 @@ def parse(spec: str, data: FieldDataset) -> list[Derivation]:
         if name != "crop" and not p.spatial:
             raise GenlabError(f"data.derive {item} needs (C, H, W) data; {data.name} has shape {p.shape}")
         try:
-            if name == "mask":
+            if name == "mask" and args[:1] == ["coads"]:  # real observation gaps (data/gaps.py)
+                from .gaps import coads_mask_derivation
+                out.append(coads_mask_derivation(info.primary, p, data.meta, *args[1:3]))
+            elif name == "mask":
                 out.append(mask_derivation(info.primary, p, *(args[:1] or ["mixed"])))
             elif name == "lowres":
                 out.append(lowres_derivation(info.primary, p, int(args[0]) if args else 4))

@@ -38,7 +38,7 @@ class Panel:
 
 
 CAPABILITIES = ("encode", "decode", "reconstruct", "nll", "elbo", "complete", "sample_latent", "generate",
-                "translate", "upscale", "to_w", "decode_w")
+                "translate", "upscale", "to_w", "decode_w", "infill", "denoise")
 
 
 class GenerativeModel(nn.Module):
@@ -57,8 +57,9 @@ class GenerativeModel(nn.Module):
           reconstruct(x), nll(x, ...) per-example nats, elbo(x), complete(x, mask), sample_latent(n),
           generate(batch), translate(x, direction), upscale(x) (super-resolution by `self.scale`),
           to_w(z) and decode_w(w) (an intermediate latent space W, StyleGAN's; `style_resolutions()` then
-          names the resolution of each per-layer style). A contract test checks the declaration against
-          the methods overridden.
+          names the resolution of each per-layer style), infill(x, mask) (inpainting: the raw output for
+          holes where mask = 0), denoise(x) (a clean estimate of a noisy input). A contract test checks the
+          declaration against the methods overridden.
       directions: translation directions ("AtoB", "BtoA"); `translation_fields(direction)` names the
           (source, destination) fields of each; `stochastic` = outputs vary with the generator (K samples
           per input differ).
@@ -236,6 +237,15 @@ class GenerativeModel(nn.Module):
     def upscale(self, x: Tensor) -> Tensor:
         """x (B, C, h, w) in model space of the low-resolution field -> (B, C', scale·h, scale·w)."""
         self._cannot("super-resolve images (use an srresnet or srgan run)")
+
+    def infill(self, x: Tensor, mask: Tensor) -> Tensor:
+        """x (N, C, H, W) in model space, mask (N, 1|C, H, W), 1 = known -> the raw output (N, C, H, W) (holes
+        filled; the caller composites out · (1 − mask) + x · mask)."""
+        self._cannot("fill holes (use an inpaint run)")
+
+    def denoise(self, x: Tensor) -> Tensor:
+        """A noisy x (N, C, H, W) in model space -> the clean estimate (N, C, H, W)."""
+        self._cannot("denoise images (use a denoise run)")
 
     def translation_fields(self, direction: str) -> tuple[str, str]:
         """(source field, destination field) of a translation direction."""

@@ -52,6 +52,12 @@ KINDS = {  # the kinds genlab writes itself; any other name (a new family's) is 
     "physics": "fields: power spectrum, pixel histograms, Minkowski functionals, peaks, convection — genlab eval",
     "c2st": "classifier two-sample test (accuracy, p-value) of samples vs real data — genlab eval --metrics c2st",
     "superres": "super-resolution PSNR/SSIM (Y and RGB) on held-out full images, bicubic alongside — genlab eval",
+    "sequence-nll": "sequences: exact NLL per frame / token / sample (nats and bits) on the test split — genlab eval",
+    "inpaint": "inpainting by hole-ratio bin: hole L1/PSNR/SSIM, valid and composite PSNR/SSIM, biharmonic "
+               "alongside — genlab eval",
+    "denoise": "denoising PSNR/SSIM beside the noisy input and tuned Gaussian/median/TV filters — genlab eval",
+    "gap-fill": "gap filling of real COADS observations hidden in blocks and scattered: area-weighted RMSE/MAE, "
+                "mean-series r, kriging/linear/nearest alongside — genlab eval",
 }
 # Protocol keys that say how a number was computed, not what was measured: left out of a record's identity
 # (a re-run that found the reference statistics cached is the same evaluation) and out of comparisons.

@@ -187,6 +187,20 @@ def metrics_section(results: list[Record]) -> list[str]:
     return out
 
 
+def inpaint_table(results: list[Record]) -> list[str]:
+    """The newest inpaint record's bins as a table (model vs biharmonic), with where its numbers come from."""
+    recs = [r for r in results if r.kind == "inpaint" and isinstance(r.values.get("bins"), dict)]
+    if not recs:
+        return []
+    r = max(recs, key=lambda r: (-1 if r.step is None else r.step, r.recorded_at or ""))
+    cols = ("hole_l1", "hole_psnr", "hole_ssim", "comp_psnr")
+    rows = [(label, v.get("n"), v.get("hole_ratio"), *(x for c in cols for x in (v.get(c), v.get(f"biharmonic_{c}"))))
+            for label, v in r.values["bins"].items()]
+    header = ("hole ratio", "n", "mean ratio", *(f"{c} {who}" for c in cols for who in ("model", "biharmonic")))
+    return [f"<p>The newest <code>genlab eval</code> (step {r.step}); its numbers are the <em>inpaint</em> record "
+            "above (conventions: docs/restoration.md, Inpainting).</p>", table(header, rows)]
+
+
 def build_report(run_dir: str | Path) -> str:
     """The report page as one HTML string."""
     from ..viz.curves import throughput_png
@@ -226,6 +240,19 @@ def build_report(run_dir: str | Path) -> str:
                     "<em>superres</em> records above (conventions: docs/restoration.md).</p>")
         body += [figure(file_uri(f), meta.get("caption", f.name), alt=f.name, cmd=meta.get("command", ""))
                  for f, meta in crops]
+    gapfill = _explore_files(run.path / "gapfill")
+    if gapfill:  # COADS gap filling: written by genlab eval (genlab/metrics/gapfill.py)
+        body.append("<h2>Gap filling (hidden real observations)</h2>")
+        body.append("<p>Maps of the newest <code>genlab eval</code>; its numbers are the <em>gap-fill</em> records "
+                    "above (conventions: docs/restoration.md, Climate gap filling).</p>")
+        body += [figure(file_uri(f), meta.get("caption", f.name), alt=f.name, cmd=meta.get("command", ""))
+                 for f, meta in gapfill]
+    inpaint = _explore_files(run.path / "inpaint")
+    if inpaint:  # inpainting runs: written by genlab eval (genlab/metrics/inpainting.py)
+        body.append("<h2>Inpainting (by hole-ratio bin)</h2>")
+        body += inpaint_table(run.results)
+        body += [figure(file_uri(f), meta.get("caption", f.name), alt=f.name, cmd=meta.get("command", ""))
+                 for f, meta in inpaint]
     body.append("<h2>Latent-space exploration</h2>")
     if run.explore:
         body += [figure(file_uri(f), meta.get("caption", f.name), alt=f.name, cmd=meta.get("command", ""))

@@ -34,6 +34,9 @@ def save_preview(panels: Sequence, info: DataInfo, out: Path, *, real: Optional[
 
     cols = _columns(panels)
     specs = [info.fields.get(f) or info.spec for _, _, f in cols]
+    if any(s.kind in ("sequence", "tokens") for s in specs):  # piano rolls, tokens, audio, series
+        from .sequences import sequence_figure
+        return sequence_figure(panels, specs, out, title=title, rows=min(rows, 4))
     if all(s.bounded and t.dim() == 4 for s, (_, t, _) in zip(specs, cols)) and not masks:
         if len(cols) == 1:
             return save_samples(cols[0][1].float().cpu(), out)
