@@ -54,8 +54,9 @@ def evaluate_run(run: Path, metrics: str) -> tuple[dict, dict]:
     return (phys.values if phys else {}), (c2.values if c2 else {})
 
 
-def baselines(run: Path, metrics: str, seed: int = 0) -> dict[str, tuple[dict, dict]]:
-    """The two reference rows on the run's data (eval split vs train split / vs a Gaussian surrogate)."""
+def baselines(run: Path, metrics: str, seed: int = 0, which: str = "both") -> dict[str, tuple[dict, dict]]:
+    """The two reference rows on the run's data (eval split vs train split / vs a Gaussian surrogate);
+    which = real | surrogate | both."""
     from genlab.data import load_dataset
     from genlab.metrics import field_sets as fsets, physics
     from genlab.metrics.c2st import c2st, gaussian_surrogate
@@ -73,7 +74,10 @@ def baselines(run: Path, metrics: str, seed: int = 0) -> dict[str, tuple[dict, d
     spec = test.info.spec
     surrogate_model = gaussian_surrogate(train.x.float(), n, seed=seed)  # physical units in, physical out
     surrogate = fsets.FieldSet("gaussian surrogate", surrogate_model.double().numpy(), spec, None, {})
-    for label, fake in (("real train vs real test", other), ("Gaussian surrogate (same mean spectrum)", surrogate)):
+    pairs = [("real", "real train vs real test", other), ("surrogate", "Gaussian surrogate (same mean spectrum)", surrogate)]
+    for key, label, fake in pairs:
+        if which not in (key, "both"):
+            continue
         res, _ = physics.evaluate(real, fake, names, seed=seed)
         c = c2st(real.to_model(), fake.to_model(), seed=seed, periodic=real.periodic) if "c2st" in metrics else {}
         rows[label] = (res, c)
@@ -119,19 +123,22 @@ def main(argv=None) -> int:
     ap.add_argument("--metrics", default=DEFAULT, help=f"metrics for genlab eval (default {DEFAULT})")
     ap.add_argument("--out", default=None, help="also write the markdown table here")
     ap.add_argument("--no-baselines", action="store_true", help="skip the two reference rows")
+    ap.add_argument("--baselines", choices=("both", "real", "surrogate"), default="both",
+                    help="which reference rows (default both)")
+    ap.add_argument("--baselines-only", action="store_true", help="only the reference rows (the runs give the data)")
     args = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
     runs = [Path(r) for r in args.runs.split(",") if r]
     rows: dict[str, tuple[dict, dict]] = {}
-    for run in runs:
+    for run in ([] if args.baselines_only else runs):
         cfg = (run / "config.yaml").read_text()
         model = next((ln.split(":", 1)[1].strip() for ln in cfg.splitlines() if ln.startswith("model_name:")),
                      run.name)
         rows[f"{model} ({run.name}, step {_step(run)})"] = evaluate_run(run, args.metrics)
     if not args.no_baselines:
-        rows.update(baselines(runs[0], args.metrics))
+        rows.update(baselines(runs[0], args.metrics, which=args.baselines))
     text = table(rows)
     print(text)
     if args.out:
