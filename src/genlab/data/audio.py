@@ -20,8 +20,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import os
-import tempfile
 import wave
 from pathlib import Path
 from typing import Optional
@@ -34,6 +32,7 @@ from ..registry import DATASETS
 from . import music_corpus
 from .music_notes import Notes
 from .sequences import length_option, sequence_dataset
+from .npz_cache import write_npz
 
 SAMPLE_RATE, MU = 16000, 255
 
@@ -135,16 +134,7 @@ def _cached_audio(split: str, n: int) -> tuple[list[str], list[np.ndarray]]:
     payload = {"codes": np.concatenate(codes) if codes else np.zeros(0, np.uint8),
                "offsets": np.cumsum([0] + [len(c) for c in codes]).astype(np.int64),
                "names": np.array(json.dumps(names)), "__key__": np.array(json.dumps(key_info, sort_keys=True))}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".chorale-audio-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **payload)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_npz(path, payload, "chorale-audio")
     return names, codes
 
 

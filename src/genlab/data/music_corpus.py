@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Callable, Optional
@@ -35,6 +34,7 @@ import numpy as np
 
 from ..errors import GenlabError
 from .music_notes import Notes, normalise, notes_from_music21
+from .npz_cache import write_npz
 
 SPLIT_SALT = "genlab-music-split:"
 SPLIT_EDGES = (0.6, 0.8)
@@ -130,16 +130,7 @@ def cached_pieces(corpus: str, names: list[str], parse: Callable[[str], Optional
         warnings.warn(f"{len(skipped)} {corpus} piece(s) could not be read and are left out (first: {skipped[0]})",
                       stacklevel=3)
     payload = {**pack(pieces), "__key__": np.array(json.dumps(key_info, sort_keys=True))}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{corpus}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **payload)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_npz(path, payload, f"{corpus}")
     return pieces
 
 
