@@ -104,15 +104,13 @@ class DataConfig:
     path: Optional[str] = opt(None, "folder/array datasets, or an explicit Fashion-MNIST directory")
     size: Optional[int] = opt(None, "image folders: resize/crop to size x size; simulators: grid height")
     channels: Optional[int] = opt(None, "image folders: 1 (grayscale) or 3 (RGB)", (1, 3))
-    n: Optional[int] = opt(None, "toys: number of points; simulators: training examples (test: n/4); music: the "
-                                 "first n pieces of a split (chorale-audio: chorales per split)")
+    n: Optional[int] = opt(None, "toys: points; simulators: training examples (test: n/4); music: first n pieces")
     dim: Optional[int] = opt(None, "two-gaussians: 1 or 2 dimensions", (1, 2))
     limit: int = opt(0, "use only the first `limit` examples (0 = all); for quick runs")
     derive: Optional[str] = opt(None, "derived fields per batch, e.g. mask:strokes,lowres:4 (data/derive.py)")
     skip_bad: Optional[bool] = opt(None, "image folders: skip unreadable files (with a warning) instead of failing")
     layout: Optional[str] = opt(None, "arrays: axis order of 4-D arrays", ("auto", "nchw", "nhwc"))
-    gaps: Optional[str] = opt(None, "arrays: NaNs are an error, or become a validity mask field x_valid",
-                              ("error", "mask"))
+    gaps: Optional[str] = opt(None, "arrays: NaNs are an error, or a validity mask field x_valid", ("error", "mask"))
     units: Optional[str] = opt(None, "arrays: units of float fields (e.g. K, m/s)")
     periodic: Optional[str] = opt(None, "arrays: axes of the fields that wrap around (checked): none, x (W), y (H) "
                                         "or xy", ("none", "x", "y", "xy"))
@@ -130,19 +128,15 @@ class DataConfig:
     edges: Optional[str] = opt(None, "fmnist-unpaired: a = domain A as Canny edge maps", ("none", "a"))
     ra: Optional[float] = opt(None, "rayleigh-benard: Rayleigh number (1e4 ... 1e8; default 1e6)")
     pr: Optional[float] = opt(None, "rayleigh-benard: Prandtl number (default 1)")
-    mean_flow: Optional[str] = opt(None, "rayleigh-benard: horizontal mean (shear) flow free or suppressed",
-                                   ("free", "suppressed"))
+    mean_flow: Optional[str] = opt(None, "rayleigh-benard: mean shear flow", ("free", "suppressed"))
     seed: Optional[int] = opt(None, "simulators (rayleigh-benard, grf, lognormal): generator seed (default 0)")
     slope: Optional[float] = opt(None, "grf, lognormal: power-law index of the spectrum P(k) ∝ k^slope")
     sigma: Optional[float] = opt(None, "grf, lognormal: standard deviation of the field")
     shift: Optional[float] = opt(None, "lognormal: shift lambda (kappa > -lambda; default 0.03)")
-    repr: Optional[str] = opt(None, "music datasets: roll (88-key piano roll) or tokens (note-on/off, time-shift, "
-                                    "velocity events)", ("roll", "tokens"))
-    frame: Optional[float] = opt(None, "music datasets: quarter notes per roll frame or per time-shift step "
-                                       "(chorales roll: 1, the JSB convention)")
+    repr: Optional[str] = opt(None, "music: 88-key piano roll or event tokens", ("roll", "tokens"))
+    frame: Optional[float] = opt(None, "music: quarter notes per roll frame / time-shift step (chorales: 1)")
     length: Optional[int] = opt(None, "sequence datasets: steps per example (longer pieces are cut into chunks)")
-    transpose: Optional[int] = opt(None, "music datasets: random transposition of training examples by up to "
-                                         "this many semitones (0 = off)")
+    transpose: Optional[int] = opt(None, "music: random transposition of training examples by ≤ N semitones")
 
     def options(self) -> dict:
         keys = ("path", "size", "channels", "n", "dim", "skip_bad", "layout", "gaps", "units", "periodic", "pairs",
