@@ -96,10 +96,13 @@ class SequenceModel(GenerativeModel):
 
     @torch.no_grad()
     def generate_steps(self, n: int, steps: int, *, prompt: Optional[Tensor] = None,
-                 generator: Optional[torch.Generator] = None, cached: bool = True,
+                 generator: Optional[torch.Generator] = None, cached: Optional[bool] = None,
                  temperature: float = 1.0) -> Tensor:
         """n sequences of P + steps steps (P = prompt length): the prompt (n or 1, P, ...) then the model's
-        continuation, in model space; cached=False recomputes the prefix at every step (same result)."""
+        continuation, in model space; cached=False recomputes the prefix at every step (same result);
+        None = the model's `sampler` option (cached unless it says naive)."""
+        if cached is None:
+            cached = getattr(self.config, "sampler", "cached") == "cached"
         p = 0 if prompt is None else prompt.shape[1]
         total = p + steps
         self.check_length(total, p)

@@ -15,9 +15,7 @@ uses the key/value cache (`sampler=cached`, the default) or recomputes the prefi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
-import torch
 from torch import Tensor, nn
 
 from ...nn.attention import CausalTransformer, KVCache
@@ -73,9 +71,3 @@ class Transformer(SequenceModel):
     def step_features(self, h: Tensor, state: KVCache) -> Tensor:
         return raw(self.backbone).step(h, state)
 
-    @torch.no_grad()
-    def generate_steps(self, n: int, steps: int, *, prompt: Optional[Tensor] = None, generator=None,
-                 cached: Optional[bool] = None, temperature: float = 1.0) -> Tensor:
-        cached = self.config.sampler == "cached" if cached is None else cached
-        return super().generate_steps(n, steps, prompt=prompt, generator=generator, cached=cached,
-                                temperature=temperature)

@@ -13,9 +13,7 @@ WaveNet, Paine et al. 2016): one matrix product per layer per step, the same sam
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
-import torch
 from torch import Tensor, nn
 
 from ...nn.dilated import WaveNet as WaveNetStack
@@ -65,9 +63,3 @@ class WaveNet(SequenceModel):
     def step_features(self, h: Tensor, state: dict) -> Tensor:
         return raw(self.backbone).step(h, state)
 
-    @torch.no_grad()
-    def generate_steps(self, n: int, steps: int, *, prompt: Optional[Tensor] = None, generator=None,
-                 cached: Optional[bool] = None, temperature: float = 1.0) -> Tensor:
-        cached = self.config.sampler == "cached" if cached is None else cached
-        return super().generate_steps(n, steps, prompt=prompt, generator=generator, cached=cached,
-                                temperature=temperature)
