@@ -40,6 +40,8 @@ BENCHMARKS: dict[str, tuple[list[str], str]] = {
                  "identical tokens (issue 18)"),
     "chorale-table": (["chorale_table.py", "--out", "runs/chorale-table", "--table-only"],
                       "frame NLL table of the chorale runs (train them first: --minutes 30; issue 18)"),
+    "stylegan-table": (["stylegan_table.py", "--eval-only", "--n", "10000"],
+                       "stylegan Table 2 / Table 4 effects, vs dcgan at equal time, ADA (train them first; issue 17)"),
     "emulation": (["emulation.py"], "convection emulator vs solver snapshots/s, same process (issue 16; the first "
                   "run simulates the default rayleigh-benard split, ~15 min)"),
 }
