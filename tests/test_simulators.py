@@ -105,6 +105,10 @@ def test_rayleigh_benard_dataset_reproducible_and_cached(monkeypatch, tmp_path):
     assert test.specs["x"].normalizer == a.specs["x"].normalizer  # standardised by the training split
     other = load_dataset("rayleigh-benard", **opts, seed=1)
     assert not np.allclose(other.x.numpy(), a.x.numpy())
+    assert a.meta["simulation"]["runs"] == 2
+    more = load_dataset("rayleigh-benard", **opts, runs=4)  # data.runs: 4 runs of one snapshot each
+    assert more.meta["simulation"]["runs"] == 4 and len(more) == 4
+    assert not np.allclose(more.x.numpy(), a.x.numpy())  # another ensemble, and a cache entry of its own
 
 
 def test_snapshot_streams_are_independent_runs():
@@ -206,6 +210,8 @@ def test_lognormal_moments_and_spectrum_as_designed():
     ("rayleigh-benard", {"mean_flow": "off"}, "data.mean_flow"),
     ("rayleigh-benard", {"n": 0}, "data.n=0"),
     ("rayleigh-benard", {"seed": -1}, "data.seed"),
+    ("rayleigh-benard", {"runs": 0}, "data.runs=0"),
+    ("rayleigh-benard", {"runs": 2.5}, "data.runs=2.5"),
     ("grf", {"size": 30}, "power of two"),
     ("grf", {"slope": float("nan")}, "data.slope"),
     ("grf", {"sigma": 0}, "data.sigma"),

@@ -76,15 +76,15 @@ def _standardise(train: np.ndarray, units: str) -> Normalizer:
 
 # --- Rayleigh–Bénard ------------------------------------------------------------------------------------
 
-def _rb_split(ra: float, pr: float, mean_flow: str, size: int, n: int, seed: int, split: str
-              ) -> tuple[np.ndarray, dict, bool]:
+def _rb_split(ra: float, pr: float, mean_flow: str, size: int, n: int, seed: int, split: str,
+              runs: Optional[int] = None) -> tuple[np.ndarray, dict, bool]:
     import sys
 
     from ..progress import Progress
     from ..sim import cache, rb_runs
 
     params = {"ra": ra, "pr": pr, "mean_flow": mean_flow, "size": size, "n": n, "seed": seed,
-              "stream": STREAM[split], "runs": min(int(RB_RUN["runs"]), n), "spin_up": float(RB_RUN["spin_up"]),
+              "stream": STREAM[split], "runs": min(int(RB_RUN["runs"] if runs is None else runs), n), "spin_up": float(RB_RUN["spin_up"]),
               "spacing": float(RB_RUN["spacing"]), "aspect": rb_runs.ASPECT,
               "single": True}
 
@@ -123,13 +123,14 @@ def _channels(var: Optional[str]) -> list[int]:
     return [CHANNELS.index(v) for v in names]
 
 
-@DATASETS.register("rayleigh-benard", splits=SPLITS, options=("ra", "pr", "mean_flow", "size", "n", "seed", "var"),
+@DATASETS.register("rayleigh-benard", splits=SPLITS, options=("ra", "pr", "mean_flow", "size", "n", "seed", "var",
+                                                                "runs"),
                    help="snapshots of 2-D Rayleigh-Benard convection (free-slip walls, own pseudo-spectral solver; "
                         "simulated from data.seed and cached): data.var=temperature,u,w (also vorticity), "
                         "data.ra (1e6), data.pr (1), data.mean_flow (free), data.size (32: 32 x 64), "
-                        "data.n (128; test n/4)")
-def rayleigh_benard(split: str, ra=None, pr=None, mean_flow=None, size=None, n=None, seed=None, var=None
-                    ) -> FieldDataset:
+                        "data.n (128; test n/4), data.runs (4 independent solver runs per split)")
+def rayleigh_benard(split: str, ra=None, pr=None, mean_flow=None, size=None, n=None, seed=None, var=None,
+                    runs=None) -> FieldDataset:
     from ..sim.rb_runs import CHANNELS
 
     ra = _positive("ra", RB_DEFAULTS["ra"] if ra is None else ra)
@@ -145,11 +146,12 @@ def rayleigh_benard(split: str, ra=None, pr=None, mean_flow=None, size=None, n=N
     size = _size(RB_DEFAULTS["size"] if size is None else size)
     n = _positive("n", RB_DEFAULTS["n"] if n is None else n, integer=True)
     seed = _seed(RB_DEFAULTS["seed"] if seed is None else seed)
+    runs = None if runs is None else _positive("runs", runs, integer=True)
     chans = _channels(var)
-    train, facts, hit = _rb_split(ra, pr, mean_flow, size, n, seed, "train")
+    train, facts, hit = _rb_split(ra, pr, mean_flow, size, n, seed, "train", runs)
     x = train
     if split != "train":
-        x, test_facts, hit = _rb_split(ra, pr, mean_flow, size, test_count(n), seed, split)
+        x, test_facts, hit = _rb_split(ra, pr, mean_flow, size, test_count(n), seed, split, runs)
         facts = {**test_facts, "train": facts}
     names = tuple(CHANNELS[c] for c in chans)
     units = "dimensionless (free-fall units)"
