@@ -176,6 +176,21 @@ def test_eval_of_a_translation_run_records_metrics_and_the_report_shows_the_grid
     assert (p2p_run / "translations" / "fmnist-edges-test-AtoB.png").is_file()
 
 
+def test_translation_metrics_reuse_the_cached_real_features_with_the_same_numbers(p2p_run, tmp_path, monkeypatch):
+    import genlab
+    from genlab.data import load_dataset
+    from genlab.metrics.translation import evaluate_translation
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    model, data = genlab.load(p2p_run), load_dataset("fmnist-edges", split="test")
+    first = evaluate_translation(model, data, n=100)["AtoB"]
+    again = evaluate_translation(model, data, n=100)["AtoB"]
+    assert not first["protocol"]["reference_cached"] and again["protocol"]["reference_cached"]
+    assert again["fid"] == first["fid"] and again["recall"] == first["recall"] and first["fid"] > 0
+    other = evaluate_translation(model, data, n=60)["AtoB"]  # other real images: not the cached entry
+    assert not other["protocol"]["reference_cached"] and other["fid"] != first["fid"]
+
+
 def test_paired_model_on_unpaired_streams_is_refused_before_any_run_dir(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "pix2pix", "--data", "fmnist-unpaired", "--out", str(out)]) == 2

@@ -35,7 +35,7 @@ from ..errors import GenlabError
 from . import functional as F
 from . import image_quality as iq
 from .features import build, extract
-from .quality import default_extractor, precision_of, set_precision
+from .quality import default_extractor, precision_of, real_features, set_precision
 
 
 def _source_of(data, field: str):
@@ -196,13 +196,16 @@ def _domain(out, real, spec, d, s, src, meta, extractor, device, precision, prot
     if pad is None:
         raise GenlabError(f"extractor {name!r} takes {'x'.join(map(str, ext.input_shape))} images, these are "
                           f"{'x'.join(map(str, shape))}; use --extractor inception")
-    fr, _ = extract(ext, [_cut(real[i:i + 500], pad) for i in range(0, len(real), 500)])
+    # the real side's features are cached like genlab eval's reference (keyed by the images' content and the
+    # extractor's protocol): every run evaluated on the same split reuses them
+    fr, _, cached, stats = real_features(_cut(real, pad), 1.0, ext, seed=proto["seed"],
+                                         source=f"{proto['split']}:{proto['target']}")
     q = _quantise(out, spec.levels)
     ff, logits = extract(ext, [_cut(q[i:i + 500], pad) for i in range(0, len(q), 500)])
-    res = {"fid": F.fid(fr, ff)}
+    res = {"fid": F.fid(fr, ff, real_stats=stats or None)}
     res["precision"], res["recall"] = F.precision_recall(fr, ff)
     proto.update(extractor=ext.name, weights_sha256=ext.protocol().get("weights_sha256"),
-                 precision_mode=precision_of(ext), n_real=len(fr), pr_k=3, crop=pad)
+                 precision_mode=precision_of(ext), n_real=len(fr), pr_k=3, crop=pad, reference_cached=cached)
     edge_maps = meta.get("a_is_edges") and d == "BtoA"  # outputs are edge maps: no classifier reading
     if logits is not None and not edge_maps:
         from ..data.fashion_mnist import CLASSES
