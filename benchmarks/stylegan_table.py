@@ -180,6 +180,8 @@ def fid_table(root: Path, names: list[str], scorer: Scorer, cache: dict) -> str:
         if not (run / "model.safetensors").is_file():
             continue
         key = f"{stamp(run)}:fid"
+        if key not in cache and f"{stamp(run)}:mixing" in cache:
+            cache[key] = cache[f"{stamp(run)}:mixing"][0]  # the same samples (1 latent, seed 0), already scored
         if key not in cache:
             cache[key] = scorer(genlab.load(run))
             print(f"  {name}: FID {cache[key]:.3f}", flush=True)
