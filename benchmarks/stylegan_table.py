@@ -10,8 +10,8 @@ one is not retrained, so the script can be stopped and re-run across sessions):
   3,000 steps of batch 32;
 - `fm-mix0`: the same with `model.mixing_prob=0` (Table 2's ablation);
 - `fm2k-ada` / `fm2k-none`: the first 2,000 training images (`data.limit=2000`), ADA vs no augmentation;
-- `dcgan-fm`: the `dcgan-fashion-mnist` preset (the demo GAN) trained for as many steps as fit in the
-  measured training time of `fm-mix09` (a 100-step pilot gives the step time);
+- `dcgan-fm`: the `dcgan-fashion-mnist` preset (the demo GAN) trained for as many steps as cost the CPU time
+  of `fm-mix09`'s 3,000 steps (pilots of both configurations measure CPU seconds per step, one thread);
 - `photos64`: stylegan on 64 px RGB crops of the bundled photos (figures only), 1,500 steps.
 
 Scores, all with the same protocol: Fréchet distance in `fmnist-classifier` features (fp32) of --n samples
@@ -90,20 +90,38 @@ def train(root: Path, name: str, steps: int) -> None:
         run_cli(GENLAB + ["train", *RUNS[name], *COMMON, f"--train.steps={steps}", "--out", str(run)])
 
 
+def cpu_seconds_per_step(root: Path, name: str, short: int = 20, long: int = 80) -> float:
+    """CPU seconds (user + system, one thread) per training step of run `name`'s configuration: two pilot
+    runs of `short` and `long` steps, the difference of their CPU times over the difference of their steps
+    (start-up, data loading and the final checkpoint cancel out). CPU time, not wall time, so the figure
+    does not depend on what else the machine runs."""
+    import resource
+
+    used = []
+    for steps in (short, long):
+        pilot = root / f".pilot-{name}"
+        shutil.rmtree(pilot, ignore_errors=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        run_cli(GENLAB + ["train", *RUNS[name], *COMMON, f"--train.steps={steps}", "--train.sample_every=0",
+                          "--out", str(pilot)])
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        shutil.rmtree(pilot, ignore_errors=True)
+    return (used[1] - used[0]) / (long - short)
+
+
 def dcgan_steps(root: Path) -> int:
-    """Steps of the dcgan preset that take the training time of fm-mix09, from a 100-step pilot."""
+    """Steps of the dcgan preset that cost the CPU time of fm-mix09's steps: STEPS["fm-mix09"] times the ratio
+    of their CPU seconds per step, both measured here by pilots (recorded in dcgan-fm.steps.json)."""
     record = root / "dcgan-fm.steps.json"
     if record.is_file():
         return json.loads(record.read_text())["steps"]
-    budget = train_seconds(root / "fm-mix09")
-    pilot = root / ".dcgan-pilot"
-    shutil.rmtree(pilot, ignore_errors=True)
-    run_cli(GENLAB + ["train", *RUNS["dcgan-fm"], *COMMON, "--train.log_every=25", "--train.steps=100",
-                      "--train.sample_every=0", "--out", str(pilot)])
-    per_step = train_seconds(pilot) / 100
-    shutil.rmtree(pilot, ignore_errors=True)
-    steps = int(math.ceil(budget / per_step / 50) * 50)
-    record.write_text(json.dumps({"steps": steps, "budget_s": budget, "pilot_s_per_step": per_step}) + "\n")
+    sg, dc = cpu_seconds_per_step(root, "fm-mix09"), cpu_seconds_per_step(root, "dcgan-fm")
+    steps = int(math.ceil(STEPS["fm-mix09"] * sg / dc / 50) * 50)
+    record.write_text(json.dumps({"steps": steps, "stylegan_cpu_s_per_step": sg, "dcgan_cpu_s_per_step": dc,
+                                  "stylegan_steps": STEPS["fm-mix09"],
+                                  "budget_cpu_s": STEPS["fm-mix09"] * sg}) + "\n")
+    print(f"dcgan-fm: {steps} steps (CPU s/step: stylegan {sg:.3f}, dcgan {dc:.3f})", flush=True)
     return steps
 
 
@@ -192,6 +210,16 @@ def fid_table(root: Path, names: list[str], scorer: Scorer, cache: dict) -> str:
     return "\n".join(out)
 
 
+def budget_note(root: Path) -> str:
+    record = root / "dcgan-fm.steps.json"
+    if not record.is_file():
+        return ""
+    r = json.loads(record.read_text())
+    return (f"\n\nBudget: {r['stylegan_steps']} stylegan steps x {r['stylegan_cpu_s_per_step']:.3f} CPU s = "
+            f"{r['budget_cpu_s']:.0f} CPU s = {r['steps']} dcgan steps x {r['dcgan_cpu_s_per_step']:.3f} CPU s "
+            "(pilots, one thread; the wall-clock training times above depend on the machine's load).")
+
+
 def figures(root: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name, tag in (("fm-mix09", "fmnist"), ("photos64", "photos")):
@@ -241,7 +269,7 @@ def main() -> int:
     parts = [
         "Table 2 (FID of samples mixing k latents):\n\n" + mixing_table(root, scorer, cache),
         "Table 4 (perceptual path length, fmnist-classifier features):\n\n" + ppl_table(root, args.ppl_n, cache),
-        "Equal CPU budget:\n\n" + fid_table(root, ["fm-mix09", "dcgan-fm"], scorer, cache),
+        "Equal CPU budget:\n\n" + fid_table(root, ["fm-mix09", "dcgan-fm"], scorer, cache) + budget_note(root),
         "2,000 training images:\n\n" + fid_table(root, ["fm2k-none", "fm2k-ada"], scorer, cache),
     ]
     cache_file.write_text(json.dumps(cache, indent=1) + "\n")
