@@ -148,25 +148,38 @@ class Scorer:
 
 
 def mixing_table(root: Path, scorer: Scorer, cache: dict) -> str:
+    """FID of samples mixing 1-4 latents (sample seed 0), and the spread of the 1- and 2-latent FIDs and
+    their ratio over sample seeds 0, 1, 2 (the same weights: how much of a difference is sampling noise)."""
+    import statistics
+
     import genlab
 
-    out = ["| run | steps | 1 latent | 2 latents | 3 | 4 | ratio 2/1 | ratio 4/1 |", "|---|---|---|---|---|---|---|---|"]
+    out = ["| run | steps | 1 latent | 2 latents | 3 | 4 | ratio 2/1 | ratio 4/1 | 1 / 2 latents / ratio, seeds 0-2 "
+           "(mean ± sd) |", "|---|---|---|---|---|---|---|---|---|"]
     for name, label in (("fm-mix09", "mixing regularisation 0.9"), ("fm-mix0", "no mixing regularisation")):
         run = root / name
         if last_step(run) < STEPS[name]:
             continue
-        key = f"{stamp(run)}:mixing"
-        if key not in cache:
-            model = genlab.load(run)
+        model = None
+        key, key_seeds = f"{stamp(run)}:mixing{scorer.n}", f"{stamp(run)}:mixing-seeds{scorer.n}"
+        for k_, ks, seeds in ((key, (1, 2, 3, 4), (0,)), (key_seeds, (1, 2), (1, 2))):
+            if k_ in cache:
+                continue
+            model = model or genlab.load(run)
             vals = []
-            for k in (1, 2, 3, 4):
-                model.config.sample_mixing = k
-                vals.append(scorer(model))
-                print(f"  {name}: {k} latent(s): FID {vals[-1]:.3f}", flush=True)
-            cache[key] = vals
-        v = cache[key]
+            for seed in seeds:
+                for k in ks:
+                    model.config.sample_mixing = k
+                    vals.append(scorer(model, seed=seed))
+                    print(f"  {name}: {k} latent(s), seed {seed}: FID {vals[-1]:.3f}", flush=True)
+            cache[k_] = vals
+        v, extra = cache[key], cache[key_seeds]
+        one, two = [v[0], extra[0], extra[2]], [v[1], extra[1], extra[3]]
+        ratio = [b / a for a, b in zip(one, two)]
+        spread = " / ".join(f"{statistics.mean(x):.2f} ± {statistics.stdev(x):.2f}" for x in (one, two))
         out.append(f"| {name} ({label}) | {last_step(run)} | " + " | ".join(f"{x:.2f}" for x in v)
-                   + f" | ×{v[1] / v[0]:.3f} | ×{v[3] / v[0]:.3f} |")
+                   + f" | ×{v[1] / v[0]:.3f} | ×{v[3] / v[0]:.3f} | {spread} / "
+                   f"×{statistics.mean(ratio):.3f} ± {statistics.stdev(ratio):.3f} |")
     return "\n".join(out)
 
 
@@ -197,9 +210,9 @@ def fid_table(root: Path, names: list[str], scorer: Scorer, cache: dict) -> str:
         run = root / name
         if not (run / "model.safetensors").is_file():
             continue
-        key = f"{stamp(run)}:fid"
-        if key not in cache and f"{stamp(run)}:mixing" in cache:
-            cache[key] = cache[f"{stamp(run)}:mixing"][0]  # the same samples (1 latent, seed 0), already scored
+        key = f"{stamp(run)}:fid{scorer.n}"
+        if key not in cache and f"{stamp(run)}:mixing{scorer.n}" in cache:
+            cache[key] = cache[f"{stamp(run)}:mixing{scorer.n}"][0]  # the same samples (1 latent, seed 0), scored
         if key not in cache:
             cache[key] = scorer(genlab.load(run))
             print(f"  {name}: FID {cache[key]:.3f}", flush=True)
