@@ -83,8 +83,9 @@ def _rb_split(ra: float, pr: float, mean_flow: str, size: int, n: int, seed: int
     from ..progress import Progress
     from ..sim import cache, rb_runs
 
+    runs = min(int(RB_RUN["runs"] if runs is None else runs), n)
     params = {"ra": ra, "pr": pr, "mean_flow": mean_flow, "size": size, "n": n, "seed": seed,
-              "stream": STREAM[split], "runs": min(int(RB_RUN["runs"] if runs is None else runs), n), "spin_up": float(RB_RUN["spin_up"]),
+              "stream": STREAM[split], "runs": runs, "spin_up": float(RB_RUN["spin_up"]),
               "spacing": float(RB_RUN["spacing"]), "aspect": rb_runs.ASPECT,
               "single": True}
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -116,10 +117,16 @@ def real_features(x: Tensor, scale: float, ext: Extractor, *, source: str, seed:
     tensors = {"features": feats.contiguous(), **{k: v.contiguous() for k, v in stats.items()}}
     if logits is not None:
         tensors["logits"] = logits.contiguous()
-    tmp = st.with_suffix(".tmp")
-    save_file(tensors, str(tmp))
+    # unique temporary names, then os.replace: two processes (pytest workers, two evaluations) computing the
+    # same entry never write into one file, and a reader sees a whole entry or none
+    fd, tmp = tempfile.mkstemp(prefix=f".{key}-", suffix=".tmp", dir=d)
+    os.close(fd)
+    save_file(tensors, tmp)
     os.replace(tmp, st)
-    js.write_text(json.dumps(key_info, sort_keys=True, indent=1))
+    fd, tmp = tempfile.mkstemp(prefix=f".{key}-", suffix=".json.tmp", dir=d)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(key_info, sort_keys=True, indent=1))
+    os.replace(tmp, js)
     return feats, logits, False, stats
 
 
