@@ -204,6 +204,7 @@ def ppl_table(root: Path, n: int, cache: dict) -> str:
 
 def fid_table(root: Path, names: list[str], scorer: Scorer, cache: dict) -> str:
     import genlab
+    import yaml
 
     out = ["| run | steps | images/step | training time (s) | FID (fmnist-classifier) |", "|---|---|---|---|---|"]
     for name in names:
@@ -216,8 +217,6 @@ def fid_table(root: Path, names: list[str], scorer: Scorer, cache: dict) -> str:
         if key not in cache:
             cache[key] = scorer(genlab.load(run))
             print(f"  {name}: FID {cache[key]:.3f}", flush=True)
-        import yaml
-
         batch = yaml.safe_load((run / "config.yaml").read_text())["train"]["batch_size"]
         out.append(f"| {name} | {last_step(run)} | {batch} | {train_seconds(run):.0f} | {cache[key]:.2f} |")
     return "\n".join(out)
