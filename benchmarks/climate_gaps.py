@@ -2,7 +2,8 @@
 held-out real observations beside kriging / linear / nearest, and draw the map.
 
     .venv/bin/python benchmarks/climate_gaps.py [--run runs/climate-gaps] [--steps 3000] [--threads 2]
-                                                [--cpu-sized] [--eval-only] [--figure docs/restoration/PNG]
+                                                [--cpu-sized] [--context K] [--eval-only]
+                                                [--figure docs/restoration/PNG]
 
 Training (or resuming; a finished run is a no-op): `genlab train inpaint --data coads-holdout
 --data.derive=mask:coads:sst:0.2` — COADS SST with the evaluation's hidden cells removed (data/gaps.py), masks
@@ -10,7 +11,9 @@ Training (or resuming; a finished run is a no-op): `genlab train inpaint --data 
 cells that are observed and hidden (the inpaint model multiplies by x_valid). --cpu-sized: a U-Net of
 depth 4, base 16 (about 0.5 M parameters; ~5 s per step of 4 fields on the loaded 2-core CPU); default: depth
 4, base 32, max 256 channels. Then `genlab eval RUN` (record kind gap-fill, RUN/gapfill/gapfill-map.png),
-and the table printed from the record; --figure copies the map.
+and the table printed from the record; --figure copies the map. --context K gives the network the K
+neighbouring months on each side as extra input channels with their own masks (`data.context=K`,
+`model.context_field=x_months`; the baselines still see the month alone).
 
     .venv/bin/python benchmarks/climate_gaps.py --sources
 
@@ -39,7 +42,7 @@ COMMON = ["--train.batch_size=4", "--train.lr=1e-3", "--train.log_every=10", "--
           "--train.progress=false"]
 
 
-def train(run: Path, steps: int, threads: int, cpu_sized: bool) -> None:
+def train(run: Path, steps: int, threads: int, cpu_sized: bool, context: int = 0, extra: tuple = ()) -> None:
     if (run / "model.safetensors").is_file():
         print(f"{run}: finished, not retrained")
         return
@@ -47,8 +50,9 @@ def train(run: Path, steps: int, threads: int, cpu_sized: bool) -> None:
     if (run / "config.yaml").is_file():
         cmd = GENLAB + ["train", "--resume", str(run)]
     else:
-        cmd = GENLAB + ["train", "inpaint", *DATA, *size, *COMMON, f"--train.steps={steps}",
-                        f"--train.threads={threads}", "--out", str(run)]
+        ctx = [f"--data.context={context}", "--model.context_field=x_months"] if context else []
+        cmd = GENLAB + ["train", "inpaint", *DATA, *ctx, *size, *COMMON, f"--train.steps={steps}",
+                        f"--train.threads={threads}", *extra, "--out", str(run)]
     print("$", " ".join(cmd[2:]), flush=True)
     subprocess.run(cmd, check=True)
 
@@ -110,6 +114,11 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=3000, help="training steps (default 3000)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--cpu-sized", action="store_true", help="the smaller U-Net (depth 4, base 16)")
+    p.add_argument("--context", type=int, default=0, help="K neighbouring months on each side as input channels "
+                   "(data.context=K, model.context_field=x_months; default 0: the month alone)")
+    p.add_argument("--set", action="append", default=[], metavar="--SECTION.KEY=VALUE",
+                   help="another training flag (repeatable), e.g. --set=--data.seed=1 for a tuning run whose "
+                        "hidden cells are another seed's")
     p.add_argument("--eval-only", action="store_true", help="evaluate the run as it is (latest checkpoint)")
     p.add_argument("--figure", default=None, help="copy the gap-fill map here (e.g. docs/restoration/PNG)")
     p.add_argument("--sources", action="store_true", help="only measure other training sources against COADS")
@@ -119,7 +128,7 @@ def main(argv=None) -> int:
         return 0
     run = Path(a.run)
     if not a.eval_only:
-        train(run, a.steps, a.threads, a.cpu_sized)
+        train(run, a.steps, a.threads, a.cpu_sized, a.context, tuple(a.set))
     rec = evaluate(run)
     print(table(rec))
     if a.figure:

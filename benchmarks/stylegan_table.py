@@ -10,6 +10,7 @@ one is not retrained, so the script can be stopped and re-run across sessions):
   3,000 steps of batch 32;
 - `fm-mix0`: the same with `model.mixing_prob=0` (Table 2's ablation);
 - `fm2k-ada` / `fm2k-none`: the first 2,000 training images (`data.limit=2000`), ADA vs no augmentation;
+  `fm500-ada` / `fm500-none` the same on the first 500 (4x the passes over the data, for D to overfit);
 - `dcgan-fm`: the `dcgan-fashion-mnist` preset (the demo GAN) trained for as many steps as cost the CPU time
   of `fm-mix09`'s 3,000 steps (pilots of both configurations measure CPU seconds per step, one thread);
 - `photos64`: stylegan on 64 px RGB crops of the bundled photos (figures only), 1,500 steps.
@@ -43,10 +44,12 @@ RUNS = {
     "fm-mix0": FM + ["--model.mixing_prob=0"],
     "fm2k-ada": FM + ["--data.limit=2000", "--model.augment=ada"],
     "fm2k-none": FM + ["--data.limit=2000", "--model.augment=none"],
+    "fm500-ada": FM + ["--data.limit=500", "--model.augment=ada"],
+    "fm500-none": FM + ["--data.limit=500", "--model.augment=none"],
     "dcgan-fm": ["--config", "dcgan-fashion-mnist"],
     "photos64": ["stylegan", "--data", "photos", "--data.size=64", "--data.n=4096"],
 }
-STEPS = {"fm-mix09": 3000, "fm-mix0": 3000, "fm2k-ada": 3000, "fm2k-none": 3000, "photos64": 1500}
+STEPS = {"fm-mix09": 3000, "fm-mix0": 3000, "fm2k-ada": 3000, "fm2k-none": 3000, "fm500-ada": 3000, "fm500-none": 3000, "photos64": 1500}
 
 
 def last_step(run: Path) -> int:
@@ -222,6 +225,24 @@ def fid_table(root: Path, names: list[str], scorer: Scorer, cache: dict) -> str:
     return "\n".join(out)
 
 
+def overfit_note(root: Path, names: list[str]) -> str:
+    """ADA's state at the end of each run: the overfitting signal r_t = E[sign(D(real))] (target 0.6) and the
+    augmentation probability p, averaged over the last 500 steps of metrics.jsonl."""
+    rows = []
+    for name in names:
+        path = root / name / "metrics.jsonl"
+        if not path.is_file():
+            continue
+        recs = [json.loads(line) for line in path.read_text().splitlines()]
+        last = [r for r in recs if "d_sign_real" in r and r["step"] > recs[-1]["step"] - 500]
+        if not last:
+            continue
+        rt = sum(r["d_sign_real"] for r in last) / len(last)
+        p = sum(r.get("augment_p", 0.0) for r in last) / len(last)
+        rows.append(f"{name}: r_t {rt:.3f}, p {p:.3f}")
+    return ("\n\nLast 500 steps (mean): " + "; ".join(rows)) if rows else ""
+
+
 def budget_note(root: Path) -> str:
     record = root / "dcgan-fm.steps.json"
     if not record.is_file():
@@ -282,7 +303,9 @@ def main() -> int:
         "Table 2 (FID of samples mixing k latents):\n\n" + mixing_table(root, scorer, cache),
         "Table 4 (perceptual path length, fmnist-classifier features):\n\n" + ppl_table(root, args.ppl_n, cache),
         "Equal CPU budget:\n\n" + fid_table(root, ["fm-mix09", "dcgan-fm"], scorer, cache) + budget_note(root),
-        "2,000 training images:\n\n" + fid_table(root, ["fm2k-none", "fm2k-ada"], scorer, cache),
+        "Small data (2,000 and 500 training images):\n\n"
+        + fid_table(root, ["fm2k-none", "fm2k-ada", "fm500-none", "fm500-ada"], scorer, cache)
+        + overfit_note(root, ["fm2k-none", "fm2k-ada", "fm500-none", "fm500-ada"]),
     ]
     cache_file.write_text(json.dumps(cache, indent=1) + "\n")
     text = "\n\n".join(parts) + (f"\n\nFID: {args.n} samples (seed 0, EMA G, ψ = 1) vs the first {args.n} "

@@ -103,3 +103,20 @@ def test_per_loss_defaults_layer_under_what_is_given(monkeypatch):
     assert cfg.model.n_critic == 3 and cfg.train.lr == 5e-4  # given values win
     cfg = resolve("gan", [{"model": {"loss": "lsgan"}}])  # other losses: the model's defaults
     assert cfg.model.n_critic == 0 and cfg.train.lr == GAN.train_defaults["lr"]
+
+
+def test_every_dataset_option_is_a_data_flag():
+    """Each option a dataset registers reaches it from the command line (`--data.KEY`): data.runs of
+    rayleigh-benard once existed only in the Python API."""
+    import genlab.data  # noqa: F401  (registers the datasets)
+    from dataclasses import fields
+
+    from genlab.config import DataConfig
+    from genlab.registry import DATASETS
+
+    flags = {f.name for f in fields(DataConfig)}
+    missing = {e.name: sorted(set(e.meta.get("options", ())) - flags) for e in DATASETS.entries()}
+    assert not {k: v for k, v in missing.items() if v}
+    cfg = resolve("inpaint", [{"data": {"name": "coads-holdout", "context": "1"}}])
+    assert cfg.data.options()["context"] == 1 and list(cfg.data.options())[-1:] != ["limit"]
+    assert resolve("vae", [{"data": {"name": "rayleigh-benard", "runs": "8"}}]).data.options()["runs"] == 8

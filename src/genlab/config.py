@@ -137,12 +137,12 @@ class DataConfig:
     frame: Optional[float] = opt(None, "music: quarter notes per roll frame / time-shift step (chorales: 1)")
     length: Optional[int] = opt(None, "sequence datasets: steps per example (longer pieces are cut into chunks)")
     transpose: Optional[int] = opt(None, "music: random transposition of training examples by ≤ N semitones")
+    runs: Optional[int] = opt(None, "rayleigh-benard: independent solver runs per split (default 4)")
+    context: Optional[int] = opt(None, "coads-holdout: K neighbouring months on each side as extra input channels")
 
-    def options(self) -> dict:
-        keys = ("path", "size", "channels", "n", "dim", "skip_bad", "layout", "gaps", "units", "periodic", "pairs",
-                "var", "level", "region", "res", "scenario", "classes", "a", "b", "edges", "ra", "pr", "mean_flow",
-                "seed", "slope", "sigma", "shift", "repr", "frame", "length", "transpose", "derive")
-        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+    def options(self) -> dict:  # the dataset's options: every field but these four, derive last
+        keys = [f.name for f in fields(self) if f.name not in ("name", "split", "eval_split", "limit", "derive")]
+        return {k: getattr(self, k) for k in keys + ["derive"] if getattr(self, k) is not None}
 
 
 def _check(ok: bool, key: str, value: Any, want: str) -> None:

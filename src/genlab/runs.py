@@ -35,7 +35,7 @@ def build_model(cfg: RunConfig, info: DataInfo) -> GenerativeModel:
 # dataset facts kept in data_info.json (for sampling, evaluation and writing outputs without the data)
 META_KEYS = ("classes", "offset", "range", "centres", "std", "coords", "source", "variable", "long_name",
              "observed_fraction", "streams", "units", "split_rule", "region", "simulation",
-             "sequence", "pieces")
+             "sequence", "pieces", "context")
 
 
 def write_run_files(run_dir: Path, cfg: RunConfig, info: DataInfo, data_meta: dict) -> None:

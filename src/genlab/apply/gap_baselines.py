@@ -8,6 +8,8 @@ linear    scipy.interpolate.griddata(method="linear"): barycentric interpolation
           of the known cells in the (longitude, latitude) plane; on a periodic grid the known cells within
           60° of the seam are copied 360° across it, so triangles span the date line. Targets outside the
           triangulation (beyond the outermost known cells) take the nearest known value (counted).
+anomaly-kriging (fill_anomaly_months) kriging of the month's anomaly from its two neighbouring months' mean:
+          the space-time baseline beside a network that reads the neighbouring months.
 kriging   ordinary kriging with pykrige's variogram: per month an `exponential` model (pykrige's
           least-squares fit on 20 lag bins, coordinates_type="geographic", great-circle lags in degrees) is
           fitted to a seeded subsample of 1,500 known cells; each target is then predicted from its
@@ -156,6 +158,30 @@ def fill_months(method: str, values: np.ndarray, known: np.ndarray, targets: np.
             pred[t][targets[t]] = p
             details.append(info)
     return pred, details
+
+
+def fill_anomaly_months(values: np.ndarray, known: np.ndarray, targets: np.ndarray, grid: Grid, *,
+                        context_known: np.ndarray, seed: int = 0) -> tuple[np.ndarray, list[dict]]:
+    """`anomaly-kriging`, a space-time baseline with the network's information: per month t and cell, the
+    neighbours' mean n_t = mean of the observed values of months t − 1 and t + 1 (cyclic; `context_known`
+    marks them), then
+
+        ẑ_t = n_t + kriging of (z_t − n_t) from the known cells where n_t exists,
+
+    and plain kriging of z_t where neither neighbour observed the cell."""
+    prev_k, next_k = np.roll(context_known, 1, 0), np.roll(context_known, -1, 0)
+    prev_v, next_v = np.roll(values, 1, 0), np.roll(values, -1, 0)
+    count = prev_k.astype(float) + next_k
+    total = np.where(prev_k, prev_v, 0.0) + np.where(next_k, next_v, 0.0)
+    has = count > 0
+    nb = np.where(has, total / np.maximum(count, 1), np.nan)
+    res, res_details = fill_months("kriging", values - np.where(has, nb, 0.0), known & has, targets & has, grid,
+                                   seed=seed)
+    plain, _ = fill_months("kriging", values, known, targets & ~has, grid, seed=seed)
+    pred = np.where(targets & has, nb + res, plain)
+    for d, t in zip(res_details, range(len(values))):
+        d["without_neighbours"] = int((targets[t] & ~has[t]).sum())
+    return np.where(targets, pred, np.nan), res_details
 
 
 def _one_blas_thread():

@@ -185,18 +185,55 @@ def read_input(path: str | Path, var: str, *, run_units: str, offset: float, sca
 
 
 @torch.no_grad()
-def infill_model_space(model, x: torch.Tensor, m: torch.Tensor, batch: int = 4) -> torch.Tensor:
-    """model.infill in chunks of `batch` fields: x, m (N, C|1, H, W) -> (N, C, H, W), fp32 on CPU."""
+def infill_model_space(model, x: torch.Tensor, m: torch.Tensor, batch: int = 4, context=None) -> torch.Tensor:
+    """model.infill in chunks of `batch` fields: x, m (N, C|1, H, W) [, context = (x_c, m_c) (N, C_c, H, W)]
+    -> (N, C, H, W), fp32 on CPU."""
     dev = next(model.parameters()).device
-    out = [model.infill(x[i:i + batch].to(dev), m[i:i + batch].to(dev)).float().cpu() for i in range(0, len(x), batch)]
+
+    def part(t, i):
+        return None if t is None else t[i:i + batch].to(dev)
+
+    xc, mc = context if context is not None else (None, None)
+    out = [model.infill(part(x, i), part(m, i), part(xc, i), part(mc, i)).float().cpu() for i in range(0, len(x), batch)]
     return torch.cat(out, 0)
 
 
+def context_channels(model, normalizer, context: Optional[dict], values: np.ndarray, known: np.ndarray,
+                     notes: list[str]):
+    """(x_c, m_c) (N, 2K, H, W) in model space for a run with context channels (the neighbouring steps of each
+    of the N fields along their first axis: `data.gaps.neighbour_steps`), or None for a run without. Cyclic
+    when the run's context is cyclic and N is its period (a 12-month climatology), else the steps beyond the
+    ends are unknown."""
+    from ..data.gaps import neighbour_steps
+
+    n_ctx = getattr(model, "ctx_channels", 0)
+    if not n_ctx:
+        return None
+    k = int((context or {}).get("steps", 0))
+    if not context or 2 * k != n_ctx:
+        raise GenlabError(f"the run reads {n_ctx} context channels but its data describe no neighbouring steps "
+                          "(meta 'context'); it cannot be applied")
+    if len(values) < 2:
+        raise GenlabError(f"the run fills each field from its {k} neighbouring time steps on each side, but the input "
+                          "holds one field; give the whole series (e.g. all 12 months)")
+    period = context.get("period")
+    cyclic = bool(context.get("cyclic")) and (period is None or len(values) == int(period))
+    if context.get("cyclic") and not cyclic:
+        notes.append(f"{len(values)} fields, not the run's period {period}: neighbours beyond the ends are unknown")
+    nv, nk = neighbour_steps(np.where(known, values, 0.0), known, k, cyclic=cyclic)
+    offset = float(normalizer.offset[0])
+    xc = normalizer.to_model(torch.from_numpy(np.where(nk, nv, offset).reshape((-1, 1) + nv.shape[2:])).float())
+    return xc.reshape(nv.shape), torch.from_numpy(nk.astype(np.float32))
+
+
 def infill_on_run_grid(model, normalizer, run_grid: Optional[Grid], values: np.ndarray, known: np.ndarray,
-                       grid: Optional[Grid], *, batch: int = 4) -> tuple[np.ndarray, list[str]]:
+                       grid: Optional[Grid], *, batch: int = 4, context: Optional[dict] = None,
+                       context_known: Optional[np.ndarray] = None) -> tuple[np.ndarray, list[str]]:
     """Raw model output (N, h, w) in data units on the input's grid for fields `values` (NaN gaps) with
     `known` cells: mapped onto the run's grid (exactly when the grids agree), infilled there, mapped back.
-    Input cells outside the run's grid get NaN. Returns the output and notes on the mapping."""
+    Input cells outside the run's grid get NaN. Returns the output and notes on the mapping. A run with
+    context channels (neighbouring steps; `context` = the run's meta "context") reads the other fields as
+    known where `context_known` (default: `known`) says so — the evaluation hides cells of one month only."""
     notes: list[str] = []
     mapped = run_grid is not None and grid is not None and not grid.same_as(run_grid)
     if run_grid is not None and grid is None:
@@ -205,17 +242,20 @@ def infill_on_run_grid(model, normalizer, run_grid: Optional[Grid], values: np.n
                               f"{values.shape[2]}, not the run's {run_grid.shape[0]}x{run_grid.shape[1]} grid; "
                               "add coordinates or regrid it to the run's grid")
         notes.append("the input has no lat/lon coordinates; its cells are taken to be the run's grid")
+    ck = known if context_known is None else context_known
     if mapped:
         check_mappable(grid, run_grid, "the input grid")
         v, k = regrid(values, known, grid, run_grid)
+        vc, kc = regrid(values, ck, grid, run_grid) if context_known is not None else (v, k)
         notes.append(f"mapped from {grid.shape[0]}x{grid.shape[1]} onto the run's {run_grid.shape[0]}x"
                      f"{run_grid.shape[1]} grid and back (bilinear, gaps by nearest cell)")
     else:
-        v, k = values, known
+        v, k, vc, kc = values, known, values, ck
     offset = float(normalizer.offset[0])
     x = normalizer.to_model(torch.from_numpy(np.where(k, v, offset)[:, None]).float())  # (N, 1, H, W)
     m = torch.from_numpy(k[:, None].astype(np.float32))
-    out = normalizer.to_data(infill_model_space(model, x, m, batch))[:, 0].double().numpy()  # (N, H, W)
+    ctx = context_channels(model, normalizer, context, vc, kc, notes)
+    out = normalizer.to_data(infill_model_space(model, x, m, batch, ctx))[:, 0].double().numpy()  # (N, H, W)
     if mapped:
         out, inside = regrid(out, np.ones(out.shape, bool), run_grid, grid)
         if not inside.all():

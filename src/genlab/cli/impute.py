@@ -79,7 +79,12 @@ def run(args) -> int:
     inp = read_input(args.input, args.var, run_units=norm.units, offset=norm.offset[0], scale=norm.scale[0],
                      units=args.units)
     run_grid = Grid.from_meta(r.meta.get("coords"))
-    output, notes = infill_on_run_grid(model, norm, run_grid, inp.values, inp.known, inp.grid, batch=args.batch)
+    if getattr(model, "ctx_channels", 0) and len(inp.lead) > 1:
+        raise GenlabError(f"this run fills each field from its neighbouring time steps, but {inp.var} has "
+                          f"{len(inp.lead)} dimensions besides latitude/longitude {inp.lead}; select one series "
+                          "(e.g. one depth with ncks -d) and retry")
+    output, notes = infill_on_run_grid(model, norm, run_grid, inp.values, inp.known, inp.grid, batch=args.batch,
+                                       context=r.meta.get("context"))
     infilled = np.where(inp.known, inp.values, output)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     words = [args.run, "--input", args.input, "--var", args.var, "--out", args.out] + \

@@ -21,6 +21,11 @@ gaps (HadCRUT4's missing cells) and evaluate it on the observations. genlab's tw
     holds every other observation (the held-out values are not stored: they become gaps, `x_valid` = 0);
     `test` holds every observation. `data.seed` (default 0) draws the sets; genlab eval recomputes them
     from the run's seed, so a model trained on `train` never saw the values it is scored on.
+    `data.context=K` (default 0) adds the field `x_months` (2K, H, W): months t−K..t−1, t+1..t+K of the
+    same split (cyclic: the climatology's December neighbours January), with their own validity mask
+    `x_months_valid` — the information a spatial interpolator never uses (the inpaint model reads it with
+    `model.context_field=x_months`). It only ever holds the split's values, so `train` still lacks every
+    held-out cell of every month.
 """
 from __future__ import annotations
 
@@ -201,13 +206,32 @@ def holdout_sets(observed: np.ndarray, *, fraction: float = FRACTION, block: int
     return points, blocks
 
 
+def neighbour_steps(values: np.ndarray, known: np.ndarray, k: int, *, cyclic: bool) -> tuple[np.ndarray, np.ndarray]:
+    """For (T, H, W) fields, the (T, 2k, H, W) values and known masks of steps t−k..t−1, t+1..t+k of each t
+    (wrapping around when cyclic; beyond the ends otherwise: unknown, value 0)."""
+    t = len(values)
+    out_v = np.zeros((t, 2 * k) + values.shape[1:], values.dtype)
+    out_k = np.zeros((t, 2 * k) + values.shape[1:], bool)
+    offsets = [*range(-k, 0), *range(1, k + 1)]
+    for c, d in enumerate(offsets):
+        src = np.arange(t) + d
+        ok = np.ones(t, bool) if cyclic else (src >= 0) & (src < t)
+        src = src % t
+        out_v[ok, c] = values[src[ok]]
+        out_k[ok, c] = known[src[ok]]
+    return out_v, out_k
+
+
 def coads_holdout_data(split: str, var: Optional[str] = None, seed: Optional[int] = None,
-                       path: Optional[str] = None) -> FieldDataset:
-    """The `coads-holdout` dataset (module docstring): x (12, 1, 90, 180) in the file's units, x_valid."""
+                       path: Optional[str] = None, context: Optional[int] = None) -> FieldDataset:
+    """The `coads-holdout` dataset (module docstring): x (12, 1, 90, 180) in the file's units, x_valid
+    [, x_months (12, 2K, 90, 180), x_months_valid]."""
     from .climate import ferret_file
     from .netcdf import load_netcdf
 
-    var, seed = (var or "sst"), int(seed or 0)
+    var, seed, k = (var or "sst"), int(seed or 0), int(context or 0)
+    if not 0 <= k <= 5:
+        raise GenlabError(f"data.context={context} is invalid; give 0..5 neighbouring months on each side (e.g. 1)")
     full = load_netcdf(ferret_file(COADS_FILE, path), var, split="all", name="coads-holdout")
     if "x_valid" not in full.tensors:
         raise GenlabError(f"COADS {var} has no gaps, so there is nothing to hold out; choose sst, airt, ...")
@@ -231,13 +255,25 @@ def coads_holdout_data(split: str, var: Optional[str] = None, seed: Optional[int
                           f"{BLOCK}x{BLOCK}-cell blocks and {FRACTION:.0%} scattered (seed {seed}); test = every "
                           "observation (the held-out cells are scored by genlab eval)"}
     tensors = {"x": torch.from_numpy(stored), "x_valid": torch.from_numpy(valid.astype(np.uint8))}
+    if k:
+        nv, nk = neighbour_steps(stored[:, 0], valid[:, 0], k, cyclic=True)
+        nv = np.where(nk, nv, np.float32(norm.offset[0])).astype(np.float32)
+        tensors.update(x_months=torch.from_numpy(nv), x_months_valid=torch.from_numpy(nk.astype(np.uint8)))
+        chans = tuple(f"{var}[t{d:+d}]" for d in [*range(-k, 0), *range(1, k + 1)])
+        specs["x_months"] = FieldSpec((2 * k,) + spec.shape[1:], "field", normalizer=norm, periodic=spec.periodic,
+                                      valid="x_months_valid", channels=chans)
+        specs["x_months_valid"] = FieldSpec((2 * k,) + spec.shape[1:], "mask", periodic=spec.periodic, channels=chans)
+        meta["context"] = {"field": "x_months", "steps": k, "cyclic": True, "period": 12,
+                           "rule": f"months t-{k}..t-1, t+1..t+{k} of the same split, cyclic"}
     return FieldDataset("coads-holdout", split, tensors, specs, meta=meta)
 
 
-@DATASETS.register("coads-holdout", splits=("train", "test"), options=("var", "seed", "path"),
+@DATASETS.register("coads-holdout", splits=("train", "test"), options=("var", "seed", "path", "context"),
                    help="COADS 12 months with a seeded 10 % of observations held out in 10° blocks and 10 % "
-                        "scattered (removed from train, scored by genlab eval); data.var (sst), data.seed (0)")
-def coads_holdout(split: str, var: Optional[str] = None, seed: Optional[int] = None, path: Optional[str] = None):
-    return coads_holdout_data(split, var, seed, path)
+                        "scattered (removed from train, scored by genlab eval); data.var (sst), data.seed (0), "
+                        "data.context=K: neighbouring months as x_months")
+def coads_holdout(split: str, var: Optional[str] = None, seed: Optional[int] = None, path: Optional[str] = None,
+                  context: Optional[int] = None):
+    return coads_holdout_data(split, var, seed, path, context)
 
 

@@ -10,7 +10,8 @@ Protocol (all of it in the record's protocol):
 - Model: apply/impute.py `infill_on_run_grid`, the path of `genlab impute` (mapped onto the run's grid
   when it differs), composite = observations where known, the network's output at the hidden cells.
 - Baselines, from the same inputs: ordinary kriging, linear and nearest interpolation on the sphere
-  (apply/gap_baselines.py: exponential variogram fitted per month by pykrige, 32-cell moving window).
+  (apply/gap_baselines.py: exponential variogram fitted per month by pykrige, 32-cell moving window), and
+  anomaly-kriging, which also reads the neighbouring months (their mean plus the kriged anomaly).
 - Scores (metrics/climate.py): cos(latitude)-weighted RMSE, MAE and bias at the hidden cells over all
   months; Pearson r of the monthly area-weighted means over the hidden cells (model vs truth).
 - The bars (issue 15): RMSE at least 10 % below kriging and below linear; r ≥ 0.99.
@@ -26,7 +27,7 @@ import numpy as np
 from ..errors import GenlabError
 from . import climate
 
-METHODS = ("kriging", "linear", "nearest")
+METHODS = ("kriging", "linear", "nearest", "anomaly-kriging")
 SETS = ("points", "blocks")
 FIGURE_MONTH = 3  # April (0-based), one of the coads dataset's test months
 
@@ -64,7 +65,7 @@ def coads_truth(var: str):
 def evaluate_gapfill(r, *, methods: Optional[Sequence[str]] = None, figure_dir: Optional[Path] = None,
                      command: str = "", progress=None) -> dict:
     """The gap-fill record of a loaded run `r` (module docstring): values and protocol."""
-    from ..apply.gap_baselines import fill_months
+    from ..apply.gap_baselines import fill_anomaly_months, fill_months
     from ..apply.grids import Grid
     from ..apply.impute import canonical_units, infill_on_run_grid
     from ..data.gaps import holdout_sets
@@ -92,13 +93,18 @@ def evaluate_gapfill(r, *, methods: Optional[Sequence[str]] = None, figure_dir: 
     for name, hid in hidden.items():
         known = obs & ~hid
         t0 = time.perf_counter()
-        raw, _ = infill_on_run_grid(model, norm, run_grid, values, known, grid)
+        raw, _ = infill_on_run_grid(model, norm, run_grid, values, known, grid, context=r.meta.get("context"),
+                                    context_known=obs)  # other months: every observation
         timing[f"{name}_model_s"] = time.perf_counter() - t0
         preds = {"model": np.where(hid, raw, np.nan)}
         details = {}
         for m in methods:
             t0 = time.perf_counter()
-            preds[m], details[m] = fill_months(m, values, known, hid, grid, seed=setup["seed"])
+            if m == "anomaly-kriging":
+                preds[m], details[m] = fill_anomaly_months(values, known, hid, grid, context_known=obs,
+                                                           seed=setup["seed"])
+            else:
+                preds[m], details[m] = fill_months(m, values, known, hid, grid, seed=setup["seed"])
             timing[f"{name}_{m}_s"] = time.perf_counter() - t0
             if progress is not None:
                 progress(f"{name}: {m} done")
@@ -122,6 +128,9 @@ def evaluate_gapfill(r, *, methods: Optional[Sequence[str]] = None, figure_dir: 
         save_maps(Path(figure_dir), values, obs, maps["blocks"], grid, month=FIGURE_MONTH, units=units,
                   command=command)
     protocol = _protocol(setup, methods, units, run_grid is None or run_grid.same_as(grid))
+    if getattr(model, "ctx_channels", 0):
+        protocol["model_inputs"] = (f"the month's other observations and every observation of its neighbouring "
+                                    f"months ({r.meta['context']['rule']}); the baselines use the month alone")
     out["time_s"] = timing
     return {**out, "protocol": protocol}
 
@@ -138,7 +147,8 @@ def _protocol(setup: dict, methods: Sequence[str], units: str, same_grid: bool) 
         "baselines": ",".join(methods), "kriging": f"ordinary, {VARIOGRAM} variogram fitted per month (pykrige, "
         f"{N_FIT} seeded cells, 20 lags), {N_CLOSEST} nearest known cells", "linear": "scipy griddata on "
         "(lon, lat), cells within 60° copied across the seam; nearest: great-circle",
-        "model_grid": "run grid" if same_grid else "mapped to the run's grid",
+        "anomaly-kriging": "mean of months t-1 and t+1 (every observation, cyclic) plus kriging of the month's "
+        "anomaly from it; plain kriging where neither neighbour observed the cell", "model_grid": "run grid" if same_grid else "mapped to the run's grid",
         "mean_series": "Pearson r over 12 months of cos(lat)-weighted means at the hidden cells",
     }
 
@@ -164,7 +174,7 @@ def summary_lines(res: dict) -> list[str]:
         for who in ("model",) + METHODS:
             if f"{s}_{who}_rmse" not in res:
                 continue
-            lines.append(f"  {who:8s} {res[f'{s}_{who}_rmse']:6.3f} {res[f'{s}_{who}_mae']:6.3f} "
+            lines.append(f"  {who:15s} {res[f'{s}_{who}_rmse']:6.3f} {res[f'{s}_{who}_mae']:6.3f} "
                          f"{res[f'{s}_{who}_bias']:+6.3f} {res[f'{s}_{who}_corr_mean_series']:7.4f}")
         vs = ", ".join(f"{1e2 * res[f'{s}_rmse_vs_{m}']:+.1f} % vs {m}" for m in METHODS if f"{s}_rmse_vs_{m}" in res)
         lines.append(f"  model RMSE below: {vs}")

@@ -26,12 +26,18 @@ model space ([0, 1] images, standardised fields).
 
 THE INTERFACE other code uses (genlab inpaint, genlab eval, the climate gap filling) — kept stable:
 
-    model.infill(x: Tensor, mask: Tensor) -> Tensor
+    model.infill(x: Tensor, mask: Tensor, context=None, context_mask=None) -> Tensor
         x (N, C, H, W) in model space of the target field; values in holes are ignored (NaN allowed there).
         mask (N, 1, H, W) or (N, C, H, W) float, 1 = known, 0 = hole. Any H, W: the input is padded at the
         bottom/right to a multiple of 2**depth with holes and the output cropped back.
+        context (N, C_c, H, W), context_mask (N, C_c, H, W): the extra input channels of a run trained with
+        `model.context_field` (e.g. neighbouring months, model space), required then, refused otherwise.
         Returns the raw network output (N, C, H, W) in model space (images clamped to [0, 1]; fields as
         computed), without compositing: the caller composites out · (1 − m) + x · m. No gradients.
+
+Context (`model.context_field=NAME`, e.g. `x_months` of `coads-holdout --data.context=K`): a field of C_c extra
+channels on the target's grid, with its own validity mask (its spec's `valid`), enters the network beside the
+target, I_out = U([I_in ⊙ M, X_c ⊙ M_c], [M, M_c]); the output and the losses are the target's channels only.
 
 `generate(batch)` returns the composite for the batch's mask; `model.context` is the receptive radius a tile
 needs (apply/tiles.py).
@@ -73,6 +79,7 @@ class InpaintConfig:
     gan_loss: str = "nonsaturating"  # adversarial pair from the registry (no penalty/clipping/energy losses)
     d_base: int = 64  # PatchGAN width
     d_layers: int = 3  # PatchGAN stride-2 layers (3 = the 70 px patches of pix2pix)
+    context_field: str = ""  # extra input channels (e.g. x_months: neighbouring months), never predicted
 
     def __post_init__(self):
         weights = ("valid_weight", "hole_weight", "tv_weight", "perceptual_weight", "style_weight",
@@ -86,8 +93,9 @@ class InpaintConfig:
         for ok, key, want in checks:
             if not ok:
                 raise ValueError(f"model.{key}={getattr(self, key)!r} is invalid; expected {want}")
-        if self.target == self.mask:
-            raise ValueError(f"model.target and model.mask are both {self.target!r}; name two fields")
+        if self.target == self.mask or self.context_field in (self.target, self.mask):
+            raise ValueError(f"model.target, model.mask and model.context_field name the same field; name distinct "
+                             f"fields (target {self.target!r}, mask {self.mask!r}, context {self.context_field!r})")
         if (self.perceptual_weight or self.style_weight) and not self.adversarial_weight:
             raise ValueError("model.perceptual_weight / model.style_weight need a feature network: genlab has no "
                              "VGG, so they use the PatchGAN's features; set model.adversarial_weight > 0 too")
@@ -138,11 +146,12 @@ class Inpaint(GenerativeModel):
 
     @classmethod
     def required_fields(cls, config: InpaintConfig) -> dict[str, tuple[str, ...]]:
-        return {config.target: ("image", "field"), config.mask: ("mask",)}
+        extra = {config.context_field: ("image", "field")} if config.context_field else {}
+        return {config.target: ("image", "field"), config.mask: ("mask",), **extra}
 
     @classmethod
     def paired_fields(cls, config: InpaintConfig) -> tuple[str, ...]:
-        return (config.target, config.mask)
+        return (config.target, config.mask) + ((config.context_field,) if config.context_field else ())
 
     @classmethod
     def check_data(cls, config: InpaintConfig, info: DataInfo, *, model_name: str = "") -> None:
@@ -159,8 +168,15 @@ class Inpaint(GenerativeModel):
             raise GenlabError(f"inpaint needs a (C, H, W) target and a (1 or C, H, W) mask of its size; "
                               f"{config.target} is {t.shape}, {config.mask} is {m.shape}")
         self.bounded, self.channels, self.valid_field = t.bounded, t.shape[0], t.valid
+        self.ctx_field, self.ctx_channels, self.ctx_valid = config.context_field, 0, None
+        if self.ctx_field:
+            c = data.fields[self.ctx_field]
+            if len(c.shape) != 3 or c.shape[1:] != t.shape[1:]:
+                raise GenlabError(f"model.context_field={self.ctx_field} is {c.shape}; it must be (C, H, W) on the "
+                                  f"target's grid {t.shape[1:]}")
+            self.ctx_channels, self.ctx_valid = c.shape[0], c.valid
         periodic = tuple(ax + 1 for ax in t.periodic if ax in (1, 2)) or None  # (C, H, W) axes -> (B, C, H, W)
-        self.network = PartialConvUNet(t.shape[0], t.shape[0], depth=config.depth, base=config.base,
+        self.network = PartialConvUNet(t.shape[0] + self.ctx_channels, t.shape[0], depth=config.depth, base=config.base,
                                        max_channels=config.max_channels, norm=config.norm,
                                        padding_mode=config.padding, periodic_axes=periodic)
         self.multiple, self.context = self.network.multiple, self.network.context
@@ -179,7 +195,8 @@ class Inpaint(GenerativeModel):
         """The network's output -> model space ((y + 1)/2 for bounded images, not clamped)."""
         return (y.float() + 1.0) / 2.0 if self.bounded else y.float()
 
-    def raw(self, x: Tensor, mask: Tensor) -> Tensor:
+    def raw(self, x: Tensor, mask: Tensor, context: Optional[Tensor] = None,
+            context_mask: Optional[Tensor] = None) -> Tensor:
         """U's output in model space (unclamped, with gradients) for inputs of any H, W (module docstring)."""
         if x.dim() != 4 or mask.dim() != 4 or mask.shape[-2:] != x.shape[-2:] or mask.shape[0] != x.shape[0] \
                 or mask.shape[1] not in (1, x.shape[1]) or x.shape[1] != self.channels:
@@ -190,14 +207,41 @@ class Inpaint(GenerativeModel):
         h, w = x.shape[-2:]
         ph, pw = -h % self.multiple, -w % self.multiple
         xg = self.to_g(x) * m
+        if self.ctx_channels or context is not None:
+            xg, m = self._with_context(xg, m, context, context_mask)
         if ph or pw:  # padding is unknown: holes for the partial convolutions
             xg, m = F.pad(xg, (0, pw, 0, ph)), F.pad(m, (0, pw, 0, ph))
         return self.from_g(self.network(xg, m))[..., :h, :w]
 
+    def _with_context(self, xg: Tensor, m: Tensor, context: Optional[Tensor], context_mask: Optional[Tensor]):
+        """[x_g ⊙ M, X_c ⊙ M_c] and [M (per channel), M_c]: the network's input with the context channels."""
+        n, _, h, w = xg.shape
+        want = (n, self.ctx_channels, h, w)
+        if not self.ctx_channels:
+            raise GenlabError("this run was trained without context channels (model.context_field); infill it "
+                              "without context")
+        if context is None or context_mask is None or tuple(context.shape) != want \
+                or tuple(context_mask.shape) != want:
+            got = None if context is None else tuple(context.shape)
+            raise GenlabError(f"this run reads {self.ctx_channels} context channel(s) ({self.ctx_field}) with a mask "
+                              f"of the same shape {want}; got context {got}")
+        mc = context_mask.to(xg.dtype)
+        c = torch.where(mc > 0, context.to(xg.dtype), torch.zeros((), dtype=xg.dtype, device=xg.device))
+        return torch.cat([xg, self.to_g(c) * mc], 1), torch.cat([m.expand(n, self.channels, h, w), mc], 1)
+
+    def context_of(self, batch: Batch) -> tuple[Optional[Tensor], Optional[Tensor]]:
+        """(context, its validity mask) of a batch, or (None, None) for a run without context channels."""
+        if not self.ctx_channels:
+            return None, None
+        c = batch[self.ctx_field].float()
+        mc = batch[self.ctx_valid].float() if self.ctx_valid and self.ctx_valid in batch.fields else torch.ones_like(c)
+        return c, mc
+
     @torch.no_grad()
-    def infill(self, x: Tensor, mask: Tensor) -> Tensor:
+    def infill(self, x: Tensor, mask: Tensor, context: Optional[Tensor] = None,
+               context_mask: Optional[Tensor] = None) -> Tensor:
         """The raw network output (N, C, H, W) in model space for x and mask (module docstring)."""
-        out = self.raw(x, mask)
+        out = self.raw(x, mask, context, context_mask)
         return out.clamp(0.0, 1.0) if self.bounded else out
 
     def known(self, batch: Batch) -> Tensor:
@@ -229,7 +273,7 @@ class Inpaint(GenerativeModel):
         gt = batch[self.config.target].float()
         m = self.known(batch)
         weight = batch[self.valid_field].float() if self.valid_field and self.valid_field in batch.fields else None
-        out = self.raw(gt, m)
+        out = self.raw(gt, m, *self.context_of(batch))
         comp = out * (1.0 - m) + gt * m
         return out, comp, gt, m, weight
 
@@ -272,7 +316,7 @@ class Inpaint(GenerativeModel):
     def generate(self, batch: Batch, *, generator: Optional[torch.Generator] = None) -> Tensor:
         """The composite out · (1 − M) + x · M for the batch's target and mask (deterministic)."""
         gt, m = batch[self.config.target].float(), self.known(batch)
-        return self.infill(gt, m) * (1.0 - m) + gt * m
+        return self.infill(gt, m, *self.context_of(batch)) * (1.0 - m) + gt * m
 
     def preview(self, batch: Optional[Batch], *, n: int, generator: Optional[torch.Generator] = None) -> list[Panel]:
         """input (holes white for images, the mean for fields) | raw output | composite | target."""
@@ -281,5 +325,5 @@ class Inpaint(GenerativeModel):
         t = self.config.target
         gt, m = batch[t].float(), self.known(batch)
         shown = gt * m + (1.0 - m) * (1.0 if self.bounded else 0.0)
-        return [Panel("input", shown, t), Panel("output", self.infill(gt, m), t),
+        return [Panel("input", shown, t), Panel("output", self.infill(gt, m, *self.context_of(batch)), t),
                 Panel("composite", self.generate(batch), t), Panel(t, gt, t)]
