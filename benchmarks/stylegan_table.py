@@ -10,7 +10,7 @@ one is not retrained, so the script can be stopped and re-run across sessions):
   3,000 steps of batch 32;
 - `fm-mix0`: the same with `model.mixing_prob=0` (Table 2's ablation);
 - `fm2k-ada` / `fm2k-none`: the first 2,000 training images (`data.limit=2000`), ADA vs no augmentation;
-  `fm500-ada` / `fm500-none` the same on the first 500 (4x the passes over the data, for D to overfit);
+  `fm500-ada` / `fm500-none` the same on the first 500 for 10,000 steps (640 passes, for D to overfit);
 - `dcgan-fm`: the `dcgan-fashion-mnist` preset (the demo GAN) trained for as many steps as cost the CPU time
   of `fm-mix09`'s 3,000 steps (pilots of both configurations measure CPU seconds per step, one thread);
 - `photos64`: stylegan on 64 px RGB crops of the bundled photos (figures only), 1,500 steps.
@@ -49,7 +49,7 @@ RUNS = {
     "dcgan-fm": ["--config", "dcgan-fashion-mnist"],
     "photos64": ["stylegan", "--data", "photos", "--data.size=64", "--data.n=4096"],
 }
-STEPS = {"fm-mix09": 3000, "fm-mix0": 3000, "fm2k-ada": 3000, "fm2k-none": 3000, "fm500-ada": 3000, "fm500-none": 3000, "photos64": 1500}
+STEPS = {"fm-mix09": 3000, "fm-mix0": 3000, "fm2k-ada": 3000, "fm2k-none": 3000, "fm500-ada": 10000, "fm500-none": 10000, "photos64": 1500}
 
 
 def last_step(run: Path) -> int:

@@ -96,6 +96,8 @@ def test_valid_hole_and_tv_terms_by_hand():
     w = torch.ones_like(m)
     w[..., 1, 2] = 0  # truth missing at (1, 2): that error counts nowhere
     assert L.valid_hole_l1(out, gt, m, w)[0] == pytest.approx((1 + 2 + 4 + 5) / 6)
+    sq = L.valid_hole_l1(out, gt, m, w, squared=True)  # model.error=l2
+    assert sq[0] == pytest.approx((1 + 4 + 16 + 25) / 6) and sq[1] == pytest.approx(9 / 6)
     comp = out * (1 - m) + gt * m  # [[0, 0, 3], [0, 0, 0]]
     # P = dilation of {(0, 2)} = columns 1-2 of both rows; pairs: (0,1)-(0,2), (1,1)-(1,2), (0,1)-(1,1), (0,2)-(1,2)
     assert L.total_variation(comp, m) == pytest.approx((3 + 0 + 0 + 3) / 6)

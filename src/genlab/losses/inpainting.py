@@ -23,9 +23,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def valid_hole_l1(out: Tensor, gt: Tensor, mask: Tensor, weight: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
-    """(L_valid, L_hole) of (B, C, H, W) outputs; mask (B, 1|C, H, W), 1 = known (module docstring)."""
+def valid_hole_l1(out: Tensor, gt: Tensor, mask: Tensor, weight: Optional[Tensor] = None, *,
+                  squared: bool = False) -> tuple[Tensor, Tensor]:
+    """(L_valid, L_hole) of (B, C, H, W) outputs; mask (B, 1|C, H, W), 1 = known (module docstring).
+    squared: (I_out − I_gt)² in place of |I_out − I_gt| (the mean, not the median, is then the optimum:
+    the estimate an RMSE-scored field wants)."""
     err = (out.float() - gt.float()).abs()
+    if squared:
+        err = err * err
     m = mask.float()
     if weight is not None:
         err = err * weight.float()

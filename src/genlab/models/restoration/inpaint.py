@@ -10,7 +10,8 @@
 observational gaps (its spec names a validity field, e.g. COADS's `x_valid`), the network's input mask is
 M · valid and errors count only where the truth is observed.
 
-Weights (`--model.KEY`): valid_weight 1, hole_weight 6, tv_weight 0.1 (the paper's). The perceptual and
+Weights (`--model.KEY`): valid_weight 1, hole_weight 6, tv_weight 0.1 (the paper's); `error=l2` squares the
+valid/hole errors (the paper's are L1) for fields scored by RMSE. The perceptual and
 style terms need a feature network ψ; the paper's is an ImageNet VGG-16, which genlab does not ship and never
 downloads, so they are off by default (perceptual_weight = style_weight = 0; the paper's 0.05 and 120 are the
 values to set) and, when set, use the features of the optional PatchGAN discriminator (its activations after
@@ -80,6 +81,7 @@ class InpaintConfig:
     d_base: int = 64  # PatchGAN width
     d_layers: int = 3  # PatchGAN stride-2 layers (3 = the 70 px patches of pix2pix)
     context_field: str = ""  # extra input channels (e.g. x_months: neighbouring months), never predicted
+    error: str = "l1"  # l1 (the paper's) | l2: squared errors in L_valid and L_hole (for RMSE-scored fields)
 
     def __post_init__(self):
         weights = ("valid_weight", "hole_weight", "tv_weight", "perceptual_weight", "style_weight",
@@ -88,7 +90,8 @@ class InpaintConfig:
                   (self.max_channels >= 1, "max_channels", ">= 1"),
                   (self.norm in ("batch", "instance", "group", "none"), "norm", "batch, instance, group or none"),
                   (self.padding in ("zeros", "reflect", "replicate"), "padding", "zeros, reflect or replicate"),
-                  (self.d_base >= 1, "d_base", ">= 1"), (self.d_layers >= 0, "d_layers", ">= 0")]
+                  (self.d_base >= 1, "d_base", ">= 1"), (self.d_layers >= 0, "d_layers", ">= 0"),
+                  (self.error in ("l1", "l2"), "error", "l1 or l2")]
         checks += [(getattr(self, w) >= 0, w, ">= 0") for w in weights]
         for ok, key, want in checks:
             if not ok:
@@ -282,7 +285,7 @@ class Inpaint(GenerativeModel):
         L_style_comp) + w_adv L_G^adv] (module docstring)."""
         cfg = self.config
         out, comp, gt, m, weight = self._outputs(batch)
-        valid, hole = L.valid_hole_l1(out, gt, m, weight)
+        valid, hole = L.valid_hole_l1(out, gt, m, weight, squared=cfg.error == "l2")
         tv = L.total_variation(comp, m)
         loss = cfg.valid_weight * valid + cfg.hole_weight * hole + cfg.tv_weight * tv
         logs = {"l_valid": valid.detach(), "l_hole": hole.detach(), "l_tv": tv.detach()}
