@@ -169,10 +169,10 @@ def fill_anomaly_months(values: np.ndarray, known: np.ndarray, targets: np.ndarr
         ẑ_t = n_t + kriging of (z_t − n_t) from the known cells where n_t exists,
 
     and plain kriging of z_t where neither neighbour observed the cell."""
-    prev_k, next_k = np.roll(context_known, 1, 0), np.roll(context_known, -1, 0)
-    prev_v, next_v = np.roll(values, 1, 0), np.roll(values, -1, 0)
-    count = prev_k.astype(float) + next_k
-    total = np.where(prev_k, prev_v, 0.0) + np.where(next_k, next_v, 0.0)
+    from ..data.gaps import neighbour_steps
+
+    nv, nk = neighbour_steps(np.where(context_known, values, 0.0), context_known, 1, cyclic=True)
+    count, total = nk.sum(1).astype(float), (nv * nk).sum(1)  # over months t − 1, t + 1
     has = count > 0
     nb = np.where(has, total / np.maximum(count, 1), np.nan)
     res, res_details = fill_months("kriging", values - np.where(has, nb, 0.0), known & has, targets & has, grid,
