@@ -301,6 +301,23 @@ def test_diverged_trial_fails_and_setup_error_requeues(tmp_path, template_db):
 
 
 # --- a study run by two workers, one killed mid-trial ---------------------------------------------
+_PAUSE_AT_CHECKPOINT = """
+import os, signal, sys
+from pathlib import Path
+from genlab.training import checkpoint as ckpt
+trial, kill_at = sys.argv[1], int(sys.argv[2])
+save = ckpt.save_checkpoint
+def save_then_pause(run_dir, step, *args, **kwargs):
+    out = save(run_dir, step, *args, **kwargs)
+    if Path(run_dir).name == trial and step >= kill_at:
+        os.kill(os.getpid(), signal.SIGSTOP)
+    return out
+ckpt.save_checkpoint = save_then_pause
+from genlab.cli.main import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _worker1(request, tmp_path_factory, template_db):
     """Worker 1 starts with the module (its imports overlap the quick tests) when a test needs the killed
@@ -315,12 +332,15 @@ def _worker1(request, tmp_path_factory, template_db):
     out = tmp / "study"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     log = open(tmp / "worker1.log", "w")
-    w1 = subprocess.Popen([sys.executable, "-m", "genlab", "study", str(spec), "--out", str(out), "--no-report",
-                           "--storage", url], stdout=log, stderr=subprocess.STDOUT, env=env)
+    plans = [p.name for p in load_spec(spec).plans()]
+    # Worker 1 stops itself (SIGSTOP) right after writing the second trial's first checkpoint at or past
+    # KILL_AT, so the kill below lands mid-trial however fast the machine (a fast CPU once finished all
+    # STEPS between two polls of the watcher).
+    w1 = subprocess.Popen([sys.executable, "-c", _PAUSE_AT_CHECKPOINT, plans[1], str(KILL_AT), "study", str(spec),
+                           "--out", str(out), "--no-report", "--storage", url],
+                          stdout=log, stderr=subprocess.STDOUT, env=env)
     ctx = {"spec": spec, "out": out, "url": url, "proc": w1, "w1": f"{socket.gethostname()}:{w1.pid}",
            "log": tmp / "worker1.log", "killed": {}}
-
-    plans = [p.name for p in load_spec(spec).plans()]
     ctx["first"], ctx["second"] = plans
 
     def watch():  # worker 1 finishes the first trial, then is killed in the second
