@@ -132,3 +132,20 @@ def test_anomaly_kriging_recovers_a_rough_persistent_pattern_that_spatial_krigin
     assert err_p > 0.8 and err_a < 0.05, (err_p, err_a)  # measured 1.17 vs 0.0097
     assert details[2]["without_neighbours"] == 1 and anom[2, 2, 2] == pytest.approx(plain[2, 2, 2])
     assert np.isnan(anom[~hidden]).all() and np.isfinite(anom[hidden]).all()
+
+
+def test_residual_head_adds_the_mean_of_the_valid_context_by_hand(tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["train", "inpaint", "--data", "coads-holdout", "--data.context=1", "--data.derive=mask:coads:sst:0.2",
+                 "--model.context_field=x_months", "--model.residual=context_mean", *TINY, "--out", str(out)]) == 0
+    model = load_run(out).model
+    model.network.forward = lambda xg, m: torch.zeros(xg.shape[0], 1, *xg.shape[-2:])  # U's departure: none
+    c = torch.stack([torch.full((90, 180), 1.0), torch.full((90, 180), 3.0)])[None]
+    cm = torch.ones(1, 2, 90, 180)
+    cm[0, 0, :10] = 0  # only t+1 there
+    cm[0, :, :, :5] = 0  # neither month: the standardised mean, 0
+    got = model.infill(torch.zeros(1, 1, 90, 180), torch.ones(1, 1, 90, 180), c, cm)[0, 0]
+    assert torch.all(got[10:, 5:] == 2.0) and torch.all(got[:10, 5:] == 3.0) and torch.all(got[:, :5] == 0.0)
+    one_line(capsys, ["train", "inpaint", "--data", "coads-holdout", "--data.derive=mask:coads:sst:0.2",
+                      "--model.residual=context_mean", *TINY, "--out", str(tmp_path / "bad")], "model.context_field")
+    assert not (tmp_path / "bad").exists()

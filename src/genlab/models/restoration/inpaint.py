@@ -39,6 +39,10 @@ THE INTERFACE other code uses (genlab inpaint, genlab eval, the climate gap fill
 Context (`model.context_field=NAME`, e.g. `x_months` of `coads-holdout --data.context=K`): a field of C_c extra
 channels on the target's grid, with its own validity mask (its spec's `valid`), enters the network beside the
 target, I_out = U([I_in ⊙ M, X_c ⊙ M_c], [M, M_c]); the output and the losses are the target's channels only.
+`model.residual=context_mean` makes U predict the departure from the context's mean instead,
+I_out = b + U(...) − U_0 with b = Σ_k M_c,k X_c,k / Σ_k M_c,k (U_0 = the output space's zero; b = U_0 where no
+context value is valid): for gaps filled from neighbouring months, the anomaly, which is what anomaly-kriging
+interpolates (apply/gap_baselines.py).
 
 `generate(batch)` returns the composite for the batch's mask; `model.context` is the receptive radius a tile
 needs (apply/tiles.py).
@@ -82,6 +86,7 @@ class InpaintConfig:
     d_layers: int = 3  # PatchGAN stride-2 layers (3 = the 70 px patches of pix2pix)
     context_field: str = ""  # extra input channels (e.g. x_months: neighbouring months), never predicted
     error: str = "l1"  # l1 (the paper's) | l2: squared errors in L_valid and L_hole (for RMSE-scored fields)
+    residual: str = "none"  # none | context_mean: U predicts the departure from the mean of the valid context
 
     def __post_init__(self):
         weights = ("valid_weight", "hole_weight", "tv_weight", "perceptual_weight", "style_weight",
@@ -91,7 +96,8 @@ class InpaintConfig:
                   (self.norm in ("batch", "instance", "group", "none"), "norm", "batch, instance, group or none"),
                   (self.padding in ("zeros", "reflect", "replicate"), "padding", "zeros, reflect or replicate"),
                   (self.d_base >= 1, "d_base", ">= 1"), (self.d_layers >= 0, "d_layers", ">= 0"),
-                  (self.error in ("l1", "l2"), "error", "l1 or l2")]
+                  (self.error in ("l1", "l2"), "error", "l1 or l2"),
+                  (self.residual in ("none", "context_mean"), "residual", "none or context_mean")]
         checks += [(getattr(self, w) >= 0, w, ">= 0") for w in weights]
         for ok, key, want in checks:
             if not ok:
@@ -99,6 +105,9 @@ class InpaintConfig:
         if self.target == self.mask or self.context_field in (self.target, self.mask):
             raise ValueError(f"model.target, model.mask and model.context_field name the same field; name distinct "
                              f"fields (target {self.target!r}, mask {self.mask!r}, context {self.context_field!r})")
+        if self.residual != "none" and not self.context_field:
+            raise ValueError("model.residual=context_mean needs context channels; set model.context_field too "
+                             "(e.g. x_months with coads-holdout --data.context=1)")
         if (self.perceptual_weight or self.style_weight) and not self.adversarial_weight:
             raise ValueError("model.perceptual_weight / model.style_weight need a feature network: genlab has no "
                              "VGG, so they use the PatchGAN's features; set model.adversarial_weight > 0 too")
@@ -178,6 +187,10 @@ class Inpaint(GenerativeModel):
                 raise GenlabError(f"model.context_field={self.ctx_field} is {c.shape}; it must be (C, H, W) on the "
                                   f"target's grid {t.shape[1:]}")
             self.ctx_channels, self.ctx_valid = c.shape[0], c.valid
+            if config.residual != "none" and c.shape[0] % t.shape[0]:
+                raise GenlabError(f"model.residual={config.residual} averages the context per target channel, so "
+                                  f"its {c.shape[0]} channels must be a multiple of the target's {t.shape[0]}")
+        self.residual = config.residual
         periodic = tuple(ax + 1 for ax in t.periodic if ax in (1, 2)) or None  # (C, H, W) axes -> (B, C, H, W)
         self.network = PartialConvUNet(t.shape[0] + self.ctx_channels, t.shape[0], depth=config.depth, base=config.base,
                                        max_channels=config.max_channels, norm=config.norm,
@@ -214,7 +227,21 @@ class Inpaint(GenerativeModel):
             xg, m = self._with_context(xg, m, context, context_mask)
         if ph or pw:  # padding is unknown: holes for the partial convolutions
             xg, m = F.pad(xg, (0, pw, 0, ph)), F.pad(m, (0, pw, 0, ph))
-        return self.from_g(self.network(xg, m))[..., :h, :w]
+        out = self.from_g(self.network(xg, m))[..., :h, :w]
+        if self.residual == "context_mean":
+            out = out - self.from_g(torch.zeros((), device=x.device)) + self.context_mean(context, context_mask)
+        return out
+
+    def context_mean(self, context: Tensor, context_mask: Tensor) -> Tensor:
+        """b = Σ_k M_c,k X_c,k / Σ_k M_c,k per target channel (context channels grouped step-major: step k's C
+        channels together), in model space; where no context value is valid, b = from_g(0) (the mean of a
+        standardised field, mid-grey of an image), so there the output is U's own, as without the residual."""
+        n, _, h, w = context.shape
+        mc = context_mask.float().reshape(n, -1, self.channels, h, w)
+        c = torch.where(mc > 0, context.float().reshape(mc.shape), torch.zeros((), device=context.device))
+        count = mc.sum(1)
+        fallback = self.from_g(torch.zeros((), device=context.device))
+        return torch.where(count > 0, c.sum(1) / count.clamp_min(1.0), fallback)
 
     def _with_context(self, xg: Tensor, m: Tensor, context: Optional[Tensor], context_mask: Optional[Tensor]):
         """[x_g ⊙ M, X_c ⊙ M_c] and [M (per channel), M_c]: the network's input with the context channels."""
