@@ -143,9 +143,20 @@ def test_residual_head_adds_the_mean_of_the_valid_context_by_hand(tmp_path, caps
     c = torch.stack([torch.full((90, 180), 1.0), torch.full((90, 180), 3.0)])[None]
     cm = torch.ones(1, 2, 90, 180)
     cm[0, 0, :10] = 0  # only t+1 there
-    cm[0, :, :, :5] = 0  # neither month: the standardised mean, 0
-    got = model.infill(torch.zeros(1, 1, 90, 180), torch.ones(1, 1, 90, 180), c, cm)[0, 0]
-    assert torch.all(got[10:, 5:] == 2.0) and torch.all(got[:10, 5:] == 3.0) and torch.all(got[:, :5] == 0.0)
+    cm[0, :, :, :5] = 0  # neither month: the local mean of the month's own known cells
+    x = torch.full((1, 1, 90, 180), -1.0)
+    x[..., 175:] = 5.0  # across the seam from columns 0..4 (longitude wraps)
+    m = torch.zeros(1, 1, 90, 180)
+    m[..., 40:, 170:] = 1.0  # known only from row 40 on, columns 170..179
+    got = model.infill(x, m, c, cm)[0, 0]
+    assert torch.all(got[10:, 5:] == 2.0) and torch.all(got[:10, 5:] == 3.0)
+    # column 0, row 50: radius 1 holds nothing known, radius 2 holds columns 178, 179 (x = 5) of rows 48..52
+    assert got[50, 0].item() == pytest.approx(5.0) and got[50, 4].item() == pytest.approx(5.0)
+    # row 0, column 0: the first window reaching row 40 (radius 64) holds columns 116..179 of rows 40..64,
+    # known at 170..179: five columns of 5.0 (175..179) and five of -1.0 (170..174) -> mean 2.0
+    assert got[0, 0].item() == pytest.approx(2.0)
+    x2 = torch.zeros(1, 1, 90, 180)
+    assert torch.all(model.infill(x2, torch.zeros_like(x2), c, cm)[0, 0, :, :5] == 0.0)  # nothing known: 0
     one_line(capsys, ["train", "inpaint", "--data", "coads-holdout", "--data.derive=mask:coads:sst:0.2",
                       "--model.residual=context_mean", *TINY, "--out", str(tmp_path / "bad")], "model.context_field")
     assert not (tmp_path / "bad").exists()

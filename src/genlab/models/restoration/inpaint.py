@@ -40,8 +40,8 @@ Context (`model.context_field=NAME`, e.g. `x_months` of `coads-holdout --data.co
 channels on the target's grid, with its own validity mask (its spec's `valid`), enters the network beside the
 target, I_out = U([I_in ⊙ M, X_c ⊙ M_c], [M, M_c]); the output and the losses are the target's channels only.
 `model.residual=context_mean` makes U predict the departure from the context's mean instead,
-I_out = b + U(...) − U_0 with b = Σ_k M_c,k X_c,k / Σ_k M_c,k (U_0 = the output space's zero; b = U_0 where no
-context value is valid): for gaps filled from neighbouring months, the anomaly, which is what anomaly-kriging
+I_out = b + U(...) − U_0 with b = Σ_k M_c,k X_c,k / Σ_k M_c,k (U_0 = the output space's zero; where no
+context value is valid, b = the local mean of the target's own known cells, nn/fill.py): for gaps filled from neighbouring months, the anomaly, which is what anomaly-kriging
 interpolates (apply/gap_baselines.py).
 
 `generate(batch)` returns the composite for the batch's mask; `model.context` is the receptive radius a tile
@@ -58,6 +58,7 @@ from torch import Tensor, nn
 
 from ...errors import GenlabError
 from ...losses import inpainting as L
+from ...nn.fill import local_mean_fill
 from ...nn.partialconv import PartialConvUNet
 from ...nn.patchgan import PatchDiscriminator
 from ...registry import LOSSES, register_model
@@ -192,6 +193,7 @@ class Inpaint(GenerativeModel):
                                   f"its {c.shape[0]} channels must be a multiple of the target's {t.shape[0]}")
         self.residual = config.residual
         periodic = tuple(ax + 1 for ax in t.periodic if ax in (1, 2)) or None  # (C, H, W) axes -> (B, C, H, W)
+        self.periodic_w = 3 in (periodic or ())
         self.network = PartialConvUNet(t.shape[0] + self.ctx_channels, t.shape[0], depth=config.depth, base=config.base,
                                        max_channels=config.max_channels, norm=config.norm,
                                        padding_mode=config.padding, periodic_axes=periodic)
@@ -229,18 +231,21 @@ class Inpaint(GenerativeModel):
             xg, m = F.pad(xg, (0, pw, 0, ph)), F.pad(m, (0, pw, 0, ph))
         out = self.from_g(self.network(xg, m))[..., :h, :w]
         if self.residual == "context_mean":
-            out = out - self.from_g(torch.zeros((), device=x.device)) + self.context_mean(context, context_mask)
+            base = self.context_mean(context, context_mask, x, mask.to(x.dtype))
+            out = out - self.from_g(torch.zeros((), device=x.device)) + base
         return out
 
-    def context_mean(self, context: Tensor, context_mask: Tensor) -> Tensor:
+    def context_mean(self, context: Tensor, context_mask: Tensor, x: Tensor, mask: Tensor) -> Tensor:
         """b = Σ_k M_c,k X_c,k / Σ_k M_c,k per target channel (context channels grouped step-major: step k's C
-        channels together), in model space; where no context value is valid, b = from_g(0) (the mean of a
-        standardised field, mid-grey of an image), so there the output is U's own, as without the residual."""
+        channels together), in model space. Where no context value is valid, b = the local mean of the
+        target's own known values around the cell (nn/fill.py, the smallest window holding one; longitude
+        wraps on periodic fields), and from_g(0) (a standardised field's mean, mid-grey) where there is none."""
         n, _, h, w = context.shape
         mc = context_mask.float().reshape(n, -1, self.channels, h, w)
         c = torch.where(mc > 0, context.float().reshape(mc.shape), torch.zeros((), device=context.device))
         count = mc.sum(1)
-        fallback = self.from_g(torch.zeros((), device=context.device))
+        local, found = local_mean_fill(x, mask, periodic_w=self.periodic_w)
+        fallback = torch.where(found, local, self.from_g(torch.zeros((), device=context.device)))
         return torch.where(count > 0, c.sum(1) / count.clamp_min(1.0), fallback)
 
     def _with_context(self, xg: Tensor, m: Tensor, context: Optional[Tensor], context_mask: Optional[Tensor]):
