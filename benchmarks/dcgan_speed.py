@@ -3,10 +3,19 @@ in-memory index batches) vs a plain fp32 PyTorch loop (torch DataLoader over a p
 BCE-with-logits NS losses, the same G and D networks), in the same process.
 
     .venv/bin/python benchmarks/dcgan_speed.py [--batch 64] [--steps 60] [--warmup 10]
-        [--arch dcgan|infogan] [--threads 0] [--channels-last default|on|off]
+        [--arch dcgan|infogan] [--threads 0] [--channels-last default|on|off] [--compile] [--no-peak]
 
 Prints images/s for both (one image = one real example per training step, D and G step each) and the
-ratio. Goals (issue 3): >= 1,000 img/s at batch 64 on the 2-core CPU and >= 4x the plain loop.
+ratio. Goals (issue 3): >= 1,000 img/s at batch 64 on the 2-core CPU and >= 4x the plain loop; issue 19:
+>= 4x on a CPU with AMX, the best reachable without.
+
+FLOP/s as a share of the hardware's: the useful work of one training step is counted once, by
+torch.utils.flop_counter.FlopCounterMode on one step of the plain loop (G forward; D forward on reals,
+fakes and again on fakes for G; the three backward passes; convolutions and matmuls only, as the counter
+counts) and divided by the batch; achieved FLOP/s = that x img/s. The peak is measured in the same process:
+the best of 5 timed 2048x2048 @ 2048x2048 matmuls per dtype (fp32, bf16), on the same threads. The trainer's
+rate is compared with the peak of the dtype its autocast runs in, the plain loop's with fp32's. --compile
+adds a third row: the trainer with train.compile=true (torch.compile of each network).
 """
 from __future__ import annotations
 
@@ -52,6 +61,36 @@ class PerExample(torch.utils.data.Dataset):
         return self.x[i]
 
 
+def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of the best of `repeats` n x n @ n x n matmuls (2 n^3 FLOPs each) in `dtype`."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    a @ b  # warm-up (kernel selection, packing buffers)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best
+
+
+def step_flops(cfg, data) -> float:
+    """FLOPs of one plain training step per image (module docstring), counted by FlopCounterMode."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = build_model(cfg, data.info)
+    gen, disc = model.generator, model.discriminator
+    bs = cfg.train.batch_size
+    real = data.all()[:bs] * 2 - 1
+    with FlopCounterMode(display=False) as counter:
+        fake = gen(torch.randn(bs, cfg.model.latent_dim))
+        d_real, d_fake = disc(real), disc(fake.detach())
+        (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+         + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))).backward()
+        d_gen = disc(fake)
+        F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen)).backward()
+    return counter.get_total_flops() / bs
+
+
 def plain_rate(cfg, data, warmup: int, steps: int) -> float:
     model = build_model(cfg, data.info)  # same networks, fresh fp32 copy
     gen, disc = model.generator, model.discriminator
@@ -92,6 +131,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     ap.add_argument("--channels-last", choices=("default", "on", "off"), default="default",
                     help="trainer memory format (default: the model's default, channels-last for dcgan)")
+    ap.add_argument("--compile", action="store_true", help="also time the trainer with train.compile=true")
+    ap.add_argument("--no-peak", action="store_true", help="skip the matmul peak and FLOP/s shares")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -108,10 +149,29 @@ def main() -> None:
     prec = resolve_precision(cfg.train.precision, torch.device("cpu"))
     print(f"genlab Trainer ({prec} autocast, in-memory batches, channels_last={cfg.train.channels_last}): "
           f"{fast:.0f} img/s", flush=True)
+    compiled = None
+    if args.compile:
+        ccfg = resolve("dcgan", [{"model": {"arch": args.arch, "loss": "nonsaturating"},
+                                  "train": {**train, "compile": True}, "data": {"name": "fashion-mnist"}}])
+        compiled = trainer_rate(ccfg, data, args.warmup, args.steps)
+        print(f"genlab Trainer + torch.compile: {compiled:.0f} img/s", flush=True)
     slow = plain_rate(cfg, data, args.warmup, args.steps)
     print(f"plain fp32 DataLoader loop: {slow:.0f} img/s")
     print(f"ratio: {fast / slow:.2f}x  (arch={args.arch}, batch={args.batch}, threads={torch.get_num_threads()}, "
           f"steps timed={args.steps} after {args.warmup} warm-up)")
+    if compiled is not None:
+        print(f"ratio with torch.compile: {compiled / slow:.2f}x")
+    if not args.no_peak:
+        per_img = step_flops(cfg, data)
+        peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+        print(f"matmul peak (2048^3, best of 5): fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 "
+              f"{peaks['bf16'] / 1e9:.0f} GFLOP/s; one training step = {per_img / 1e6:.1f} MFLOP per image")
+        rows = [("trainer", fast, "bf16" if prec == "bf16" else "fp32"), ("plain fp32", slow, "fp32")]
+        if compiled is not None:
+            rows.insert(1, ("trainer + compile", compiled, "bf16" if prec == "bf16" else "fp32"))
+        for name, rate, dt in rows:
+            print(f"{name}: {per_img * rate / 1e9:.1f} GFLOP/s = {100 * per_img * rate / peaks[dt]:.1f} % of the "
+                  f"{dt} matmul peak")
 
 
 if __name__ == "__main__":
