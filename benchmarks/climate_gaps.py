@@ -21,6 +21,11 @@ measures what other training data would bring (docs/restoration.md, "Training da
 RMSE, over COADS's observed SST cells, of the World Ocean Atlas monthly temperature at 0 m of the same month
 (ferret-datasets' ocean_atlas_subset.nc, 2° grid shifted by 0.5°, mapped with apply/grids.py `regrid`), and of
 the mean of COADS's own two neighbouring months.
+
+    .venv/bin/python benchmarks/climate_gaps.py --run RUN --base-only
+
+scores a `model.residual=context_mean` run's base alone — U's departure set to zero, so the output is b,
+the neighbours' mean with its local-mean fallback — on the hidden cells, through the evaluation's code path.
 """
 from __future__ import annotations
 
@@ -108,6 +113,37 @@ def sources() -> None:
     print(f"| mean | {np.mean(both_w):.3f} | {np.mean(both_n):.3f} |")
 
 
+def base_only(run: Path) -> None:
+    """A model.residual=context_mean run scored with U's departure set to zero: its base b alone (the
+    neighbours' mean, the local-mean fallback), on the same hidden cells and through the same code path."""
+    import numpy as np
+    import torch
+
+    from genlab.apply.grids import Grid
+    from genlab.apply.impute import infill_on_run_grid
+    from genlab.data.gaps import holdout_sets
+    from genlab.metrics import climate
+    from genlab.metrics.gapfill import SETS, coads_truth, gapfill_setup
+    from genlab.runs import load_run
+
+    r = load_run(run)
+    model = r.model
+    if getattr(model, "residual", "none") == "none":
+        raise SystemExit(f"{run} was trained without model.residual; it has no base to score")
+    norm = r.info.fields[model.config.target].normalizer
+    setup = gapfill_setup(r.config)
+    values, obs, grid, units = coads_truth(setup["var"])
+    w = climate.area_weights(grid.lat, grid.shape)
+    model.network.forward = lambda xg, m: torch.zeros(xg.shape[0], model.channels, *xg.shape[2:])
+    print(f"| set | base RMSE | MAE |   ({units}; {run}, U's departure set to zero)")
+    print("|---|---|---|")
+    for name, hid in zip(SETS, holdout_sets(obs, seed=setup["seed"], periodic=grid.periodic)):
+        raw, _ = infill_on_run_grid(model, norm, Grid.from_meta(r.meta.get("coords")), values, obs & ~hid, grid,
+                                    context=r.meta.get("context"), context_known=obs)
+        sc = climate.scores(np.where(hid, raw, np.nan), values, hid, w)
+        print(f"| {name} | {sc['rmse']:.3f} | {sc['mae']:.3f} |")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", default="runs/climate-gaps", help="run directory (trained or resumed here)")
@@ -122,9 +158,13 @@ def main(argv=None) -> int:
     p.add_argument("--eval-only", action="store_true", help="evaluate the run as it is (latest checkpoint)")
     p.add_argument("--figure", default=None, help="copy the gap-fill map here (e.g. docs/restoration/PNG)")
     p.add_argument("--sources", action="store_true", help="only measure other training sources against COADS")
+    p.add_argument("--base-only", action="store_true", help="score a residual run's base alone (U set to zero)")
     a = p.parse_args(argv)
     if a.sources:
         sources()
+        return 0
+    if a.base_only:
+        base_only(Path(a.run))
         return 0
     run = Path(a.run)
     if not a.eval_only:
