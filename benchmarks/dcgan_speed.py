@@ -12,8 +12,9 @@ ratio. Goals (issue 3): >= 1,000 img/s at batch 64 on the 2-core CPU and >= 4x t
 FLOP/s as a share of the hardware's: the useful work of one training step is counted once, by
 torch.utils.flop_counter.FlopCounterMode on one step of the plain loop (G forward; D forward on reals,
 fakes and again on fakes for G; the three backward passes; convolutions and matmuls only, as the counter
-counts) and divided by the batch; achieved FLOP/s = that x img/s. The peak is measured in the same process:
-the best of 5 timed 2048x2048 @ 2048x2048 matmuls per dtype (fp32, bf16), on the same threads. The trainer's
+counts) and divided by the batch; achieved FLOP/s = that x img/s. The peak is measured in the same process
+(benchmarks/hardware.py): the best of 5 timed 2048x2048 @ 2048x2048 matmuls per dtype (fp32, bf16), on the
+same threads. The trainer's
 rate is compared with the peak of the dtype its autocast runs in, the plain loop's with fp32's. --compile
 adds a third row: the trainer with train.compile=true (torch.compile of each network).
 """
@@ -28,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/hardware.py
 
 import genlab.components  # noqa: E402,F401
 from genlab.config import resolve  # noqa: E402
@@ -59,18 +61,6 @@ class PerExample(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         return self.x[i]
-
-
-def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
-    """FLOP/s of the best of `repeats` n x n @ n x n matmuls (2 n^3 FLOPs each) in `dtype`."""
-    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-    a @ b  # warm-up (kernel selection, packing buffers)
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best
 
 
 def step_flops(cfg, data) -> float:
@@ -163,7 +153,10 @@ def main() -> None:
         print(f"ratio with torch.compile: {compiled / slow:.2f}x")
     if not args.no_peak:
         per_img = step_flops(cfg, data)
-        peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+        from hardware import cpu_line, peaks as measure_peaks
+
+        peaks = measure_peaks()
+        print(cpu_line())
         print(f"matmul peak (2048^3, best of 5): fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 "
               f"{peaks['bf16'] / 1e9:.0f} GFLOP/s; one training step = {per_img / 1e6:.1f} MFLOP per image")
         rows = [("trainer", fast, "bf16" if prec == "bf16" else "fp32"), ("plain fp32", slow, "fp32")]

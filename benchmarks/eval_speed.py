@@ -11,6 +11,8 @@
 speed: `genlab eval --real fashion-mnist:test --fake train-subset.npz` as a subprocess (end-to-end, with
 Python start-up), first with an empty reference cache, then with the cache filled.
 table: FID/KID of Fashion-MNIST test vs a 10k random train subset, pixel noise and blurred copies.
+bf16: FID fp32 vs bf16 on the same n + n images, each precision's img/s, and (benchmarks/hardware.py) the
+network's FLOPs per image (FlopCounterMode, one image at 299 x 299) as GFLOP/s and a share of that dtype's matmul peak.
 Uses a temporary XDG_CACHE_HOME; prints markdown rows. Reports the 1-minute load average (shared CPU).
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ import torch.nn.functional as tF
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # hardware.py
 
 from genlab.data import load_any, load_dataset  # noqa: E402
 from genlab.metrics import features, functional as F  # noqa: E402
@@ -100,9 +103,26 @@ def bf16(args, tmp: Path) -> None:
         ff, _ = features.extract(ext, [fake[i:i + 50] for i in range(0, len(fake), 50)], bf16=flag)
         dt = time.perf_counter() - t
         res[name] = F.fid(fr, ff)
+        res[f"{name}_rate"] = 2 * args.n / dt
         print(f"{name}: FID {res[name]:.4f}; {2 * args.n / dt:.1f} img/s (load {os.getloadavg()[0]:.1f})",
               flush=True)
     print(f"relative change bf16 vs fp32: {abs(res['bf16'] - res['fp32']) / res['fp32'] * 100:.3f}%")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from hardware import cpu_line, peaks
+
+    # one image through the network with autograd on, so it takes the plain conv2d path the counter sees (the
+    # fused oneDNN conv+ReLU kernels of inference do the same arithmetic, uncounted); the resize is not counted
+    with FlopCounterMode(display=False) as counter, torch.enable_grad():
+        ext.net(ext.prepare(real[:1]))
+    per_img = counter.get_total_flops()
+    pk = peaks()
+    print(f"{cpu_line()}; {torch.get_num_threads()} threads; matmul peak fp32 {pk['fp32'] / 1e9:.0f} GFLOP/s, bf16 "
+          f"{pk['bf16'] / 1e9:.0f}; inception = {per_img / 1e9:.2f} GFLOP per image")
+    for name in ("fp32", "bf16"):
+        rate = res[f"{name}_rate"]
+        print(f"{name}: {per_img * rate / 1e9:.0f} GFLOP/s = {100 * per_img * rate / pk[name]:.0f} % of the {name} "
+              f"matmul peak; 10k images would take {1e4 / rate:.0f} s")
 
 
 def inception_table(args, tmp: Path) -> None:
