@@ -256,6 +256,28 @@ def test_inpaint_keeps_known_pixels_tiles_and_refuses_bad_input(inpaint_run, tmp
     assert np.asarray(Image.open(t / "a.png")).shape == a.shape
 
 
+def test_init_from_starts_from_the_runs_weights_and_refuses_another_shape(inpaint_run, tmp_path, capsys):
+    from genlab.runs import load_run
+
+    def params(run):
+        return dict(load_run(run).model.network.named_parameters())
+
+    one = ["--train.steps=1", "--train.lr=1e-10"]  # one step that moves nothing measurable
+    out = tmp_path / "ft"
+    assert main(["train", "inpaint", "--data", "photos", *one, *TINY, "--model.error=l2",
+                 f"--model.init_from={inpaint_run}", "--out", str(out)]) == 0
+    fresh = tmp_path / "fresh"
+    assert main(["train", "inpaint", "--data", "photos", *one, *TINY, "--out", str(fresh)]) == 0
+    a, b, c = params(inpaint_run), params(out), params(fresh)
+    assert a.keys() == b.keys() == c.keys()
+    moved_b = max((a[k] - b[k]).abs().max().item() for k in a)
+    moved_c = max((a[k] - c[k]).abs().max().item() for k in a)  # same seed: the source's 2 steps of Adam apart
+    assert moved_b < 1e-6 and moved_c > 1e-4  # the source's weights, not the seeded init
+    one_line(capsys, ["train", "inpaint", "--data", "photos", *one, *TINY, "--model.base=8",
+                      f"--model.init_from={inpaint_run}", "--out", str(tmp_path / "bad")], "another shape", "base")
+    assert not (tmp_path / "bad").exists()
+
+
 def test_eval_records_bins_beside_biharmonic_with_a_figure_in_the_report(inpaint_run, capsys):
     assert main(["eval", str(inpaint_run), "-n", "3"]) == 0
     printed = capsys.readouterr().out

@@ -88,6 +88,7 @@ class InpaintConfig:
     context_field: str = ""  # extra input channels (e.g. x_months: neighbouring months), never predicted
     error: str = "l1"  # l1 (the paper's) | l2: squared errors in L_valid and L_hole (for RMSE-scored fields)
     residual: str = "none"  # none | context_mean: U predicts the departure from the mean of the valid context
+    init_from: str = ""  # inpaint run whose U (and D) start this run: fine-tuning, e.g. with model.error=l2
 
     def __post_init__(self):
         weights = ("valid_weight", "hole_weight", "tv_weight", "perceptual_weight", "style_weight",
@@ -203,6 +204,30 @@ class Inpaint(GenerativeModel):
             self.discriminator = FeaturePatchGAN(t.shape[0], base=config.d_base, n_layers=config.d_layers,
                                                  periodic_axes=periodic)
             self.adv = LOSSES[config.gan_loss]
+
+    # --- initialisation from another inpaint run (model.init_from) ----------------------------
+    def warm_start_source(self) -> Optional[str]:
+        return self.config.init_from or None
+
+    def warm_start(self, run) -> None:
+        """U (and D, when both runs have one) := the networks of `run`, an inpaint run of the same shape;
+        the losses, their weights and the optimiser state are this run's own (runs.warm_start)."""
+        src, cfg, other = self.config.init_from, self.config, run.config.model
+        if run.config.model_name != "inpaint":
+            raise GenlabError(f"model.init_from={src} is a {run.config.model_name!r} run; inpaint starts from an "
+                              "inpaint run")
+        keys = ("depth", "base", "max_channels", "norm", "padding", "context_field", "residual")
+        diff = [f"{k} {getattr(other, k)!r} vs {getattr(cfg, k)!r}" for k in keys if getattr(other, k) != getattr(cfg, k)]
+        theirs, mine = run.model.network.state_dict(), self.network.state_dict()
+        if not diff and (theirs.keys() != mine.keys() or any(theirs[k].shape != v.shape for k, v in mine.items())):
+            diff = ["channels of the fields"]
+        if diff:
+            raise GenlabError(f"model.init_from={src} is an inpaint run of another shape ({', '.join(diff)} here); "
+                              "give a run with the same depth, base, max_channels, norm, padding, context")
+        self.network.load_state_dict(theirs)
+        if self.adversarial and getattr(run.model, "adversarial", False) and other.d_base == cfg.d_base \
+                and other.d_layers == cfg.d_layers:
+            self.discriminator.load_state_dict(run.model.discriminator.state_dict())
 
     # --- spaces -------------------------------------------------------------------------------
     def to_g(self, x: Tensor) -> Tensor:
