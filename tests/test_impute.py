@@ -265,3 +265,13 @@ def test_eval_records_gap_fill_beside_the_baselines_and_the_report_shows_it(gap_
     assert v["points_rmse_vs_nearest"] == pytest.approx(1 - v["points_model_rmse"] / v["points_nearest_rmse"])
     assert (gap_run / "gapfill" / "gapfill-map.png").is_file()
     assert "Gap filling (hidden real observations)" in (gap_run / "report.html").read_text()
+
+
+def test_eval_refuses_the_self_ensemble_for_physical_fields(gap_run, capsys):
+    """Flipping an SST map puts coasts on the wrong side: --self-ensemble is for photos only."""
+    before = (gap_run / "metrics.json").read_bytes() if (gap_run / "metrics.json").exists() else None
+    capsys.readouterr()
+    assert main(["eval", str(gap_run), "--self-ensemble", "flips"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "only right for photos" in err[0], err
+    assert before == ((gap_run / "metrics.json").read_bytes() if (gap_run / "metrics.json").exists() else None)

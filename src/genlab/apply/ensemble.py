@@ -1,0 +1,75 @@
+"""Geometric self-ensemble at test time ("x8" in Lim et al. 2017, EDSR §4, after Timofte, Rothe & Van Gool
+2016, "Seven ways to improve example-based single image super resolution"):
+
+    ŷ = (1/|G|) Σ_{g ∈ G} g⁻¹( f( g(x) ) )
+
+for a fully convolutional restoration network f and G the dihedral group of the square: the 4 rotations by
+multiples of 90°, each with and without a left-right flip (`d4`, 8 passes), or its flips alone (`flips`:
+identity, left-right, up-down, both; 4 passes, what a non-square tile allows without a transpose). Every
+input tensor (image, mask, context) goes through the same g, so the network sees 8 (4) views of one
+problem; the mean of the back-transformed outputs is the prediction. It costs |G| forward passes and
+needs no training; it is only valid where the data have no preferred orientation — photos, not maps (a
+flipped SST field puts the Gulf Stream on the wrong coast), so callers refuse it for physical fields.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from ..errors import GenlabError
+
+GROUPS = ("none", "flips", "d4")
+
+
+def transforms(group: str) -> list[tuple[int, bool]]:
+    """The group's elements as (k quarter turns, left-right flip first); identity first."""
+    if group == "none":
+        return [(0, False)]
+    if group == "flips":
+        return [(0, False), (0, True), (2, True), (2, False)]  # id, lr, ud (= rot180∘lr), both (= rot180)
+    if group == "d4":
+        return [(k, f) for k in range(4) for f in (False, True)]
+    raise GenlabError(f"unknown self-ensemble {group!r}; choose one of {', '.join(GROUPS)}")
+
+
+def forward(t: Tensor, k: int, flip: bool) -> Tensor:
+    """g(t) on the last two axes: flip left-right (if asked), then k counter-clockwise quarter turns."""
+    if flip:
+        t = t.flip(-1)
+    return torch.rot90(t, k, dims=(-2, -1)) if k % 4 else t
+
+
+def inverse(t: Tensor, k: int, flip: bool) -> Tensor:
+    """g⁻¹(t): undo the turns, then the flip."""
+    if k % 4:
+        t = torch.rot90(t, -k, dims=(-2, -1))
+    return t.flip(-1) if flip else t
+
+
+def ensemble(fn: Callable[..., Tensor], inputs: Sequence[Tensor], group: str = "d4") -> Tensor:
+    """The self-ensemble mean of fn(*inputs) over `group` (module docstring); `None` inputs pass through."""
+    total = None
+    elements = transforms(group)
+    for k, flip in elements:
+        args = [None if t is None else forward(t, k, flip) for t in inputs]
+        y = inverse(fn(*args), k, flip).float()
+        total = y if total is None else total + y
+    return total / len(elements)
+
+
+class SelfEnsemble:
+    """A restoration model seen through `ensemble`: the same `infill` / `upscale` / `denoise` methods (those
+    the wrapped model has), each the mean over the group. `name` says which group."""
+
+    def __init__(self, model, group: str = "d4"):
+        transforms(group)  # validates
+        self.model, self.group = model, group
+        self.name = f"{getattr(model, 'name', 'model')}+{group}"
+
+    def __getattr__(self, item):
+        if item in ("infill", "upscale", "denoise") and hasattr(self.model, item):
+            fn = getattr(self.model, item)
+            return lambda *inputs: ensemble(fn, inputs, self.group)
+        return getattr(self.model, item)

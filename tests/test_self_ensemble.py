@@ -1,0 +1,110 @@
+"""The geometric self-ensemble (apply/ensemble.py): the group, exact inversion, the mean by hand for a
+model that is not equivariant, and `genlab eval --self-ensemble` on a tiny inpaint run (its own record
+beside the plain one; refused in one line for fields and for models that restore nothing)."""
+import json
+
+import pytest
+import torch
+
+from genlab.apply.ensemble import SelfEnsemble, ensemble, forward, inverse, transforms
+from genlab.cli.main import main
+from genlab.errors import GenlabError
+
+from test_inpaint import TINY, one_line
+
+
+@pytest.mark.parametrize("group,n", [("none", 1), ("flips", 4), ("d4", 8)])
+def test_group_elements_are_distinct_and_invert_exactly(group, n):
+    x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4)
+    seen = set()
+    for k, flip in transforms(group):
+        y = forward(x, k, flip)
+        seen.add(tuple(y.flatten().tolist()))
+        assert torch.equal(inverse(y, k, flip), x)
+    assert len(seen) == n
+    with pytest.raises(GenlabError, match="unknown self-ensemble"):
+        transforms("d8")
+
+
+def test_flips_handle_non_square_inputs_and_the_ud_element_is_an_up_down_flip():
+    x = torch.randn(1, 1, 3, 5)
+    outs = [forward(x, k, f) for k, f in transforms("flips")]
+    assert all(o.shape == x.shape for o in outs)
+    assert torch.equal(outs[2], x.flip(-2)) and torch.equal(outs[3], x.flip(-1).flip(-2))
+
+
+def test_the_mean_by_hand_for_a_position_dependent_model():
+    """f(x) = x * w with a fixed map w is not equivariant: the ensemble is x * (mean of the 8 images of w
+    under the group), computed here from rot90/flip directly; an equivariant f (x²) is unchanged."""
+    w = torch.rand(1, 1, 6, 6)
+    x = torch.rand(2, 3, 6, 6)
+    images = [torch.rot90(w, k, (-2, -1)) for k in range(4)] + [torch.rot90(w.flip(-1), k, (-2, -1)) for k in range(4)]
+    want = x * torch.stack(images).mean(0)
+    # f sees g(x) and multiplies by w in the transformed frame: g⁻¹(g(x) w) = x g⁻¹(w)
+    got = ensemble(lambda t: t * w, [x], "d4")
+    inv_images = [inverse(w, k, f) for k, f in transforms("d4")]
+    assert torch.allclose(torch.stack(inv_images).mean(0), torch.stack(images).mean(0))
+    assert torch.allclose(got, want, atol=1e-6)
+    assert not torch.allclose(got, x * w, atol=1e-3)  # the ensemble changed a non-equivariant model
+    assert torch.allclose(ensemble(lambda t: t ** 2, [x], "d4"), x ** 2)
+
+
+def test_every_input_gets_the_same_transform_and_none_passes_through():
+    x, m = torch.rand(1, 1, 4, 4), (torch.rand(1, 1, 4, 4) > 0.5).float()
+    seen = []
+
+    def f(a, b, c):
+        assert c is None
+        seen.append((a, b))
+        return a * b
+
+    out = ensemble(f, [x, m, None], "d4")
+    assert torch.allclose(out, x * m)  # pointwise, hence equivariant
+    assert all(torch.equal(b, forward(m, k, fl)) for (_, b), (k, fl) in zip(seen, transforms("d4")))
+
+
+class _Up:
+    name = "up"
+
+    def upscale(self, x):
+        return x.repeat_interleave(2, -1).repeat_interleave(2, -2) + torch.linspace(0, 1, 2 * x.shape[-1])
+
+    def other(self):
+        return 7
+
+
+def test_wrapper_keeps_the_models_methods_and_averages_the_restoring_ones():
+    se = SelfEnsemble(_Up(), "flips")
+    assert se.name == "up+flips" and se.other() == 7
+    y = se.upscale(torch.zeros(1, 1, 3, 3))
+    ramp = torch.linspace(0, 1, 6)
+    assert torch.allclose(y[0, 0, 0], (ramp + ramp.flip(0)) / 2)  # the left-right pair averages the ramp out
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("se") / "run"
+    assert main(["train", "inpaint", "--data", "photos", "--train.steps=2", *TINY, "--out", str(out)]) == 0
+    return out
+
+
+def test_eval_self_ensemble_is_its_own_record_beside_the_plain_one(run, capsys):
+    assert main(["eval", str(run), "-n", "2"]) == 0
+    assert main(["eval", str(run), "-n", "2", "--self-ensemble", "d4"]) == 0
+    recs = [r for r in json.loads((run / "metrics.json").read_text())["records"] if r["kind"] == "inpaint"]
+    assert len(recs) == 2
+    plain, tta = sorted(recs, key=lambda r: "self_ensemble" in r["protocol"])
+    assert tta["protocol"]["self_ensemble"] == "d4 (8 passes)" and "self_ensemble" not in plain["protocol"]
+    a, b = plain["values"]["bins"]["(0.2, 0.3]"], tta["values"]["bins"]["(0.2, 0.3]"]
+    assert a["biharmonic_hole_psnr"] == pytest.approx(b["biharmonic_hole_psnr"])  # same images, same masks
+    assert a["hole_psnr"] != pytest.approx(b["hole_psnr"], abs=1e-6)  # an untrained U-Net is not equivariant
+
+
+def test_eval_self_ensemble_is_refused_for_models_that_restore_nothing(tmp_path, capsys):
+    out = tmp_path / "vae"
+    assert main(["train", "vae", "--data", "digits", "--train.steps=1", "--model.hidden=8", "--model.latent_dim=2",
+                 "--train.progress=false", "--out", str(out)]) == 0
+    before = (out / "metrics.json").read_bytes() if (out / "metrics.json").exists() else None
+    one_line(capsys, ["eval", str(out), "--self-ensemble", "d4"], "--self-ensemble", "not an inpaint")
+    after = (out / "metrics.json").read_bytes() if (out / "metrics.json").exists() else None
+    assert before == after
