@@ -13,6 +13,7 @@ flipped SST field puts the Gulf Stream on the wrong coast), so callers refuse it
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Sequence
 
 import torch
@@ -73,3 +74,25 @@ class SelfEnsemble:
             fn = getattr(self.model, item)
             return lambda *inputs: ensemble(fn, inputs, self.group)
         return getattr(self.model, item)
+
+
+def for_run(r, group: str):
+    """A loaded run (runs.LoadedRun) with its model seen through the self-ensemble of `group` (unchanged for
+    "none"); refused in one line for runs that restore nothing and for physical fields."""
+    if group == "none":
+        return r
+    transforms(group)
+    if not r.model.capabilities() & {"infill", "upscale", "denoise"}:
+        raise GenlabError(f"--self-ensemble averages a restoration network over flipped inputs; "
+                          f"{r.config.model_name!r} is not an inpaint, superres or denoise model")
+    if r.info.fields[r.config.model.target].kind != "image":
+        raise GenlabError("--self-ensemble flips and turns the input, which is only right for photos; this run's "
+                          "data are physical fields with an orientation (north, east): drop --self-ensemble")
+    return replace(r, model=SelfEnsemble(r.model, group))
+
+
+def add_option(p) -> None:
+    """The --self-ensemble option of the commands that apply or evaluate a restoration run."""
+    p.add_argument("--self-ensemble", choices=GROUPS, default="none",
+                   help="photos only: average the network's outputs over flipped and rotated inputs (d4: 8 "
+                   "passes, flips: 4; apply/ensemble.py), default none")

@@ -6,12 +6,11 @@ and c2st between two sets of fields or images: cli/eval_fields.py)."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from ..apply.ensemble import GROUPS, SelfEnsemble, transforms
+from ..apply.ensemble import add_option as add_self_ensemble, for_run, transforms
 from ..data import load_dataset
 from ..errors import GenlabError
 from ..report.results import load_results, record_result, refresh_report
@@ -42,9 +41,7 @@ def add_parser(sub) -> None:
                    "(white = known) or .npy 0/1 file or a folder of them, each on every image, binned by hole ratio")
     add_out(p, "also write the results to this .json file (replaced if it exists)", aliases=("--json",))
     p.add_argument("--no-ema", action="store_true", help="use live weights even if EMA weights exist")
-    p.add_argument("--self-ensemble", choices=GROUPS, default="none",
-                   help="restoration runs on photos: average the outputs over flipped/rotated inputs (d4: 8 "
-                   "passes, flips: 4; apply/ensemble.py); recorded beside the plain evaluation (default none)")
+    add_self_ensemble(p)  # recorded as its own result, beside the plain evaluation
     add_device(p)
     p.add_argument("--batch", type=int, default=250, help="evaluation batch size")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
@@ -143,27 +140,12 @@ def _run_defaults(r, caps: set) -> tuple[list[str], list[str]]:
     return quality, (["default"] if uncond and spec.kind == "field" and spec.spatial else [])
 
 
-def with_self_ensemble(r, group: str):
-    """The loaded run with its model seen through apply/ensemble.py's self-ensemble (`group` != none); refused
-    in one line for runs that do not restore photos."""
-    if group == "none":
-        return r
-    caps = r.model.capabilities()
-    if not caps & {"infill", "upscale", "denoise"}:
-        raise GenlabError(f"--self-ensemble averages a restoration network over flipped inputs; "
-                          f"{r.config.model_name!r} is not an inpaint, superres or denoise model")
-    if r.info.fields[r.config.model.target].kind != "image":
-        raise GenlabError("--self-ensemble flips and turns the input, which is only right for photos; this run's "
-                          "data are physical fields with an orientation (north, east): drop --self-ensemble")
-    return replace(r, model=SelfEnsemble(r.model, group))
-
-
 def _eval_run(args, dev: torch.device, json_out) -> int:
     from ..metrics import likelihood
     from ..runs import load_run
 
     r = load_run(args.run, device=dev, use_ema=not args.no_ema)
-    r = with_self_ensemble(r, args.self_ensemble)
+    r = for_run(r, args.self_ensemble)
     load_results(args.run)  # an unreadable metrics.json stops us here, before the evaluation, not after
     d = r.config.data
     split = args.split or d.eval_split

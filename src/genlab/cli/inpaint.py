@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from ..errors import GenlabError
+from ..apply.ensemble import add_option as add_self_ensemble
 from .common import add_device, add_force, add_n, add_out, say
 from .superres import open_tiled_run
 
@@ -39,6 +40,7 @@ def add_parser(sub) -> None:
     p.add_argument("--overlap", type=int, default=None, help="context in pixels computed around every tile and "
                    "discarded (default: the network's receptive radius)")
     add_n(p, 0, "use only the first N inputs of a folder or array (default: all)")
+    add_self_ensemble(p)
     p.add_argument("--no-ema", action="store_true", help="use live weights even if EMA weights exist")
     add_device(p)
     add_force(p)

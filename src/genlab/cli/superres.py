@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from ..apply.ensemble import add_option as add_self_ensemble, for_run
 from ..errors import GenlabError
 from .common import add_device, add_force, add_n, add_out, device, say
 
@@ -36,6 +37,7 @@ def add_parser(sub) -> None:
                    help="arithmetic of the network: auto = bf16 where the hardware runs it fast (CUDA, "
                    "AVX-512 BF16 CPUs), else fp32")
     add_n(p, 0, "use only the first N inputs of a folder or array (default: all)")
+    add_self_ensemble(p)
     p.add_argument("--no-ema", action="store_true", help="use live weights even if EMA weights exist")
     add_device(p)
     add_force(p)
@@ -65,7 +67,7 @@ def open_tiled_run(args, capability: str, refusal: str):
     r = load_run(args.run, device=dev, use_ema=not args.no_ema)
     if capability not in r.model.capabilities():
         raise GenlabError(f"run {args.run} is a {r.config.model_name!r} model, {refusal}")
-    return r, out_dir, dev
+    return for_run(r, args.self_ensemble), out_dir, dev
 
 
 def run(args) -> int:
