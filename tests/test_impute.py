@@ -281,3 +281,36 @@ def test_eval_refuses_the_self_ensemble_for_physical_fields(gap_run, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "only right for photos" in err[0], err
     assert before == ((gap_run / "metrics.json").read_bytes() if (gap_run / "metrics.json").exists() else None)
+
+
+def test_impute_with_an_ensemble_and_residual_kriging(gap_run, tmp_path, capsys):
+    """--ensemble RUN2 (another train.seed) averages the two networks; --residual-kriging changes only the gap
+    cells and keeps every observation; a member trained on other data is refused in one line."""
+    run2 = tmp_path / "run2"
+    assert main(["train", "inpaint", "--data", "coads-holdout", "--data.derive=mask:coads:sst:0.2", *TINY,
+                 "--train.seed=1", "--out", str(run2)]) == 0
+    inp = tmp_path / "in.nc"
+    v = write_input(inp, months=1)
+    known = np.isfinite(v)
+    outs = {}
+    for name, extra in (("one", []), ("two", ["--ensemble", str(run2)]),
+                        ("rk", ["--ensemble", str(run2), "--residual-kriging"])):
+        out = tmp_path / f"{name}.nc"
+        assert main(["impute", str(gap_run), "--input", str(inp), "--var", "sst", "--out", str(out), *extra]) == 0
+        outs[name] = xr.open_dataset(out, decode_times=False)
+    assert "residual kriging: leave-out residual rms" in capsys.readouterr().err
+    one, two, rk = (outs[k].output.values for k in ("one", "two", "rk"))
+    assert np.abs(two - one)[~known].max() > 1e-3  # the second network changes the mean
+    assert np.array_equal(rk[known], two[known]) and np.abs(rk - two)[~known].mean() > 1e-3
+    assert np.array_equal(outs["rk"].infilled.values[known], v[known]) and np.isfinite(outs["rk"].infilled.values).all()
+    assert "--residual-kriging" in outs["rk"].attrs["history"]
+    other = tmp_path / "other"
+    assert main(["train", "inpaint", "--data", "coads-holdout", "--data.derive=mask:coads:sst:0.2", *TINY,
+                 "--data.seed=1", "--out", str(other)]) == 0
+    target = tmp_path / "refused.nc"
+    capsys.readouterr()
+    assert main(["impute", str(gap_run), "--input", str(inp), "--var", "sst", "--out", str(target),
+                 "--ensemble", str(other)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "data.seed" in err[0] and "not the same model" in err[0], err
+    assert not target.exists()

@@ -130,3 +130,36 @@ def test_inpaint_command_with_the_self_ensemble_on_a_non_square_photo(run, tmp_p
     assert outs["d4"].shape == src.shape
     assert np.array_equal(outs["d4"][known], src[known])
     assert np.abs(outs["d4"][~known] - outs["none"][~known]).max() > 0
+
+
+class _Const:
+    def __init__(self, c):
+        self.c = c
+
+    def infill(self, x, m):
+        return torch.full_like(x, self.c)
+
+    def capabilities(self):
+        return {"infill"}
+
+
+def test_average_is_the_mean_of_the_members_and_otherwise_the_first():
+    from genlab.apply.ensemble import Average
+
+    avg = Average([_Const(1.0), _Const(2.0), _Const(6.0)])
+    assert torch.allclose(avg.infill(torch.zeros(1, 1, 2, 2), None), torch.full((1, 1, 2, 2), 3.0))
+    assert avg.c == 1.0 and avg.capabilities() == {"infill"}
+
+
+def test_eval_with_an_ensemble_member_records_it_and_refuses_another_model(run, tmp_path, capsys):
+    run2, other = tmp_path / "seed1", tmp_path / "wide"
+    assert main(["train", "inpaint", "--data", "photos", "--train.steps=2", *TINY, "--train.seed=1",
+                 "--out", str(run2)]) == 0
+    assert main(["eval", str(run), "-n", "2", "--ensemble", str(run2)]) == 0
+    recs = [r for r in json.loads((run / "metrics.json").read_text())["records"]
+            if r["kind"] == "inpaint" and "ensemble" in r["protocol"]]
+    assert len(recs) == 1 and str(run2) in recs[0]["protocol"]["ensemble"]
+    wide = [a if a != "--model.base=4" else "--model.base=8" for a in TINY]
+    assert wide != TINY
+    assert main(["train", "inpaint", "--data", "photos", "--train.steps=1", *wide, "--out", str(other)]) == 0
+    one_line(capsys, ["eval", str(run), "-n", "2", "--ensemble", str(other)], "model.base", "not the same model")

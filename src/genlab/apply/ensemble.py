@@ -91,8 +91,71 @@ def for_run(r, group: str):
     return replace(r, model=SelfEnsemble(r.model, group))
 
 
-def add_option(p) -> None:
-    """The --self-ensemble option of the commands that apply or evaluate a restoration run."""
+def add_option(p, ensemble: bool = True) -> None:
+    """The --self-ensemble (and --ensemble) options of the commands that apply or evaluate a restoration run."""
+    if ensemble:
+        p.add_argument("--ensemble", default="", metavar="RUN2,RUN3",
+                       help="average the outputs of these runs with RUN's (the same model and data, other "
+                       "train.seed; apply/ensemble.py)")
     p.add_argument("--self-ensemble", choices=GROUPS, default="none",
                    help="photos only: average the network's outputs over flipped and rotated inputs (d4: 8 "
                    "passes, flips: 4; apply/ensemble.py), default none")
+
+
+# --- ensembles of independently trained runs -----------------------------------------------------------
+
+# config keys that may differ between the members of an ensemble (their training randomness and bookkeeping)
+FREE_KEYS = {f"train.{k}" for k in ("seed", "threads", "progress", "log_every", "sample_every", "ckpt_every",
+                                    "keep_checkpoints", "device", "tensorboard", "out", "steps")}
+
+
+class Average:
+    """Independently trained networks of one configuration seen as one ("deep ensemble", Lakshminarayanan,
+    Pritzel & Blundell 2017): ŷ = (1/M) Σ_m f_m(x). Every other attribute is the first member's."""
+
+    def __init__(self, models: Sequence):
+        self.models = list(models)
+        self.name = f"{getattr(self.models[0], 'name', 'model')}x{len(self.models)}"
+
+    def __getattr__(self, item):
+        if item in ("infill", "upscale", "denoise") and hasattr(self.models[0], item):
+            fns = [getattr(m, item) for m in self.models]
+            return lambda *inputs: sum(f(*inputs).float() for f in fns) / len(fns)
+        return getattr(self.models[0], item)
+
+
+def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
+    keys = sorted(set(a) | set(b))
+    out = []
+    for k in keys:
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _differences(va, vb, f"{prefix}{k}.")
+        elif va != vb and f"{prefix}{k}" not in FREE_KEYS:
+            out.append(f"{prefix}{k}")
+    return out
+
+
+def with_members(r, runs: str, *, device=None, use_ema: bool = True):
+    """The loaded run `r` with its model averaged with the runs named in `runs` (comma-separated directories;
+    "" = r alone). Members must be the same model on the same data: configs may differ only in FREE_KEYS
+    (e.g. train.seed), else a one-line refusal naming the first differing keys."""
+    from ..runs import load_run
+
+    names = [s.strip() for s in (runs or "").split(",") if s.strip()]
+    if not names:
+        return r
+    if not r.model.capabilities() & {"infill", "upscale", "denoise"}:
+        raise GenlabError(f"--ensemble averages restoration networks; {r.config.model_name!r} is not an inpaint, "
+                          "superres or denoise model")
+    base = r.config.to_dict()
+    members = [r.model]
+    for name in names:
+        m = load_run(name, device=device or "cpu", use_ema=use_ema)
+        diff = _differences(base, m.config.to_dict())
+        if diff:
+            raise GenlabError(f"--ensemble member {name} is not the same model on the same data as {r.run_dir} "
+                              f"(differs in {', '.join(diff[:4])}); ensemble runs that differ only in train.seed")
+        m.model.eval()
+        members.append(m.model)
+    return replace(r, model=Average(members), meta={**r.meta, "ensemble": [str(r.run_dir), *names]})

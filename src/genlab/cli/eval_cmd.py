@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..apply.ensemble import add_option as add_self_ensemble, for_run, transforms
+from ..apply.ensemble import add_option as add_self_ensemble, for_run, transforms, with_members
 from ..data import load_dataset
 from ..errors import GenlabError
 from ..report.results import load_results, record_result, refresh_report
@@ -145,7 +145,7 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
     from ..runs import load_run
 
     r = load_run(args.run, device=dev, use_ema=not args.no_ema)
-    r = for_run(r, args.self_ensemble)
+    r = for_run(with_members(r, args.ensemble, device=dev, use_ema=not args.no_ema), args.self_ensemble)
     load_results(args.run)  # an unreadable metrics.json stops us here, before the evaluation, not after
     d = r.config.data
     split = args.split or d.eval_split
@@ -270,9 +270,11 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
         from .eval_fields import save_run_plots
 
         save_run_plots(Path(args.run), curves, results["physics"], r)
-    if args.self_ensemble != "none":
-        for res in results.values():
+    for res in results.values():
+        if args.self_ensemble != "none":
             res["protocol"]["self_ensemble"] = f"{args.self_ensemble} ({len(transforms(args.self_ensemble))} passes)"
+        if args.ensemble:
+            res["protocol"]["ensemble"] = "mean of runs " + ", ".join(r.meta["ensemble"])
     for kind, res in results.items():
         kind = kind.split()[0]  # "translation AtoB" -> kind translation (the direction is in its protocol)
         record_result(args.run, kind, _run_protocol(kind, res, r.ema, quality),

@@ -33,6 +33,11 @@ def add_parser(sub) -> None:
     p.add_argument("--units", default=None, help="units of the variable when the file has no units attribute "
                    "(must be the run's)")
     p.add_argument("--batch", type=int, default=4, help="fields per network call (default 4)")
+    p.add_argument("--ensemble", default="", metavar="RUN2,RUN3", help="average the outputs of these runs with "
+                   "RUN's (the same model and data, another train.seed; apply/ensemble.py)")
+    p.add_argument("--residual-kriging", action="store_true", help="add ordinary kriging of the network's "
+                   "leave-out residuals at the known cells to its output in the gaps (regression kriging, "
+                   "apply/residual_kriging.py; 11 network passes and one kriging per field)")
     p.add_argument("--no-ema", action="store_true", help="use live weights even if EMA weights exist")
     add_device(p)
     add_force(p)
@@ -64,16 +69,19 @@ def run(args) -> int:
     from ..runs import load_run
 
     out = _check_paths(args)
+    from ..apply.ensemble import with_members
+
     r = load_run(args.run, device=device(args.device), use_ema=not args.no_ema)
-    model = r.model
-    if "infill" not in model.capabilities():
+    if "infill" not in r.model.capabilities():
         raise GenlabError(f"run {args.run} is a {r.config.model_name!r} model, which does not fill gaps; use an "
                           "inpaint run (genlab train inpaint --data coads-holdout --data.derive=mask:coads:sst:0.2)")
-    spec = r.info.fields[model.config.target]
+    spec = r.info.fields[r.config.model.target]
     if spec.kind != "field" or spec.shape[0] != 1:
         what = "images" if spec.kind == "image" else f"{spec.shape[0]} channels"
         raise GenlabError(f"run {args.run} was trained on {what}; genlab impute fills one physical field (one "
                           "channel in physical units) at a time")
+    r = with_members(r, args.ensemble, device=device(args.device), use_ema=not args.no_ema)
+    model = r.model
     norm = spec.normalizer
     t0 = time.perf_counter()
     inp = read_input(args.input, args.var, run_units=norm.units, offset=norm.offset[0], scale=norm.scale[0],
@@ -83,12 +91,28 @@ def run(args) -> int:
         raise GenlabError(f"this run fills each field from its neighbouring time steps, but {inp.var} has "
                           f"{len(inp.lead)} dimensions besides latitude/longitude {inp.lead}; select one series "
                           "(e.g. one depth with ncks -d) and retry")
-    output, notes = infill_on_run_grid(model, norm, run_grid, inp.values, inp.known, inp.grid, batch=args.batch,
-                                       context=r.meta.get("context"))
+    if args.residual_kriging and inp.grid is None:
+        raise GenlabError(f"--residual-kriging needs the latitude/longitude of {inp.var}'s cells, and the file has "
+                          "no 1-D lat/lon coordinates; add them or drop --residual-kriging")
+
+    def net(known):
+        return infill_on_run_grid(model, norm, run_grid, inp.values, known, inp.grid, batch=args.batch,
+                                  context=r.meta.get("context"), context_known=inp.known)
+
+    output, notes = net(inp.known)
+    if args.residual_kriging:
+        from ..apply.residual_kriging import residual_kriging
+
+        gaps_in = ~inp.known & np.isfinite(output)
+        hybrid, rk = residual_kriging(lambda k: net(k)[0], inp.values, inp.known, gaps_in, inp.grid, base=output)
+        output = np.where(gaps_in, hybrid, output)
+        notes.append(f"residual kriging: leave-out residual rms {rk['residual_rms']:.3g} {inp.units} at the known "
+                     "cells, kriged into the gaps")
     infilled = np.where(inp.known, inp.values, output)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     words = [args.run, "--input", args.input, "--var", args.var, "--out", args.out] + \
-        (["--units", args.units] if args.units else [])
+        (["--units", args.units] if args.units else []) + (["--ensemble", args.ensemble] if args.ensemble else []) + \
+        (["--residual-kriging"] if args.residual_kriging else [])
     history = f"{stamp} genlab impute (step {r.step}): genlab impute " + " ".join(shlex.quote(w) for w in words)
     write_imputed(out, inp, output, infilled, history=history, force=args.force)
     for n in inp.notes + notes:

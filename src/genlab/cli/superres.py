@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..apply.ensemble import add_option as add_self_ensemble, for_run
+from ..apply.ensemble import add_option as add_self_ensemble, for_run, with_members
 from ..errors import GenlabError
 from .common import add_device, add_force, add_n, add_out, device, say
 
@@ -67,7 +67,7 @@ def open_tiled_run(args, capability: str, refusal: str):
     r = load_run(args.run, device=dev, use_ema=not args.no_ema)
     if capability not in r.model.capabilities():
         raise GenlabError(f"run {args.run} is a {r.config.model_name!r} model, {refusal}")
-    return for_run(r, args.self_ensemble), out_dir, dev
+    return for_run(with_members(r, args.ensemble, device=dev, use_ema=not args.no_ema), args.self_ensemble), out_dir, dev
 
 
 def run(args) -> int:
