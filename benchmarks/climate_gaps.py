@@ -62,19 +62,22 @@ def train(run: Path, steps: int, threads: int, cpu_sized: bool, context: int = 0
     subprocess.run(cmd, check=True)
 
 
-def evaluate(run: Path) -> dict:
-    cmd = GENLAB + ["eval", str(run)]
+def evaluate(run: Path, ensemble: str = "") -> dict:
+    cmd = GENLAB + ["eval", str(run)] + (["--ensemble", ensemble] if ensemble else [])
     print("$", " ".join(cmd[2:]), flush=True)
     subprocess.run(cmd, check=True)
     records = json.loads((run / "metrics.json").read_text())["records"]
-    return [r for r in records if r["kind"] == "gap-fill"][-1]
+    mine = [r for r in records if r["kind"] == "gap-fill" and bool(ensemble) == ("ensemble" in r["protocol"])]
+    return max(mine, key=lambda r: r.get("recorded_at") or "")
 
 
 def table(rec: dict) -> str:
     v = rec["values"]
     units = rec["protocol"]["units"]
     rows = ["| method | scattered RMSE | MAE | r | blocks RMSE | MAE | r |", "|---|---|---|---|---|---|---|"]
-    for who in ("model", "kriging", "linear", "nearest"):
+    for who in ("model", "model+rk", "kriging", "linear", "nearest", "anomaly-kriging"):
+        if f"points_{who}_rmse" not in v:
+            continue
         cells = []
         for s in ("points", "blocks"):
             cells += [f"{v[f'{s}_{who}_rmse']:.3f}", f"{v[f'{s}_{who}_mae']:.3f}",
@@ -82,7 +85,12 @@ def table(rec: dict) -> str:
         rows.append(f"| {who} | " + " | ".join(cells) + " |")
     gains = "; ".join(f"{s}: {1e2 * v[f'{s}_rmse_vs_kriging']:+.1f} % vs kriging, {1e2 * v[f'{s}_rmse_vs_linear']:+.1f} "
                       "% vs linear" for s in ("points", "blocks"))
-    return "\n".join(rows) + f"\n\n({units}, step {rec['step']}; model RMSE below the baseline: {gains})"
+    if "points_rk_rmse_vs_kriging" in v:
+        gains += "; model+rk: " + "; ".join(f"{s}: {1e2 * v[f'{s}_rk_rmse_vs_kriging']:+.1f} % vs kriging, "
+                                            f"{1e2 * v[f'{s}_rk_rmse_vs_linear']:+.1f} % vs linear"
+                                            for s in ("points", "blocks"))
+    members = f"; {rec['protocol']['ensemble']}" if "ensemble" in rec["protocol"] else ""
+    return "\n".join(rows) + f"\n\n({units}, step {rec['step']}{members}; RMSE below the baseline: {gains})"
 
 
 def sources() -> None:
@@ -159,6 +167,8 @@ def main(argv=None) -> int:
     p.add_argument("--figure", default=None, help="copy the gap-fill map here (e.g. docs/restoration/PNG)")
     p.add_argument("--sources", action="store_true", help="only measure other training sources against COADS")
     p.add_argument("--base-only", action="store_true", help="score a residual run's base alone (U set to zero)")
+    p.add_argument("--ensemble", default="", metavar="RUN2,RUN3", help="evaluate RUN averaged with these runs "
+                   "(genlab eval --ensemble; same model and data, other train.seed)")
     a = p.parse_args(argv)
     if a.sources:
         sources()
@@ -169,7 +179,7 @@ def main(argv=None) -> int:
     run = Path(a.run)
     if not a.eval_only:
         train(run, a.steps, a.threads, a.cpu_sized, a.context, tuple(a.set))
-    rec = evaluate(run)
+    rec = evaluate(run, a.ensemble)
     print(table(rec))
     if a.figure:
         shutil.copyfile(run / "gapfill" / "gapfill-map.png", a.figure)
