@@ -7,7 +7,7 @@ FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
 # CPU build of torch: the pinned version is what this project is tested with; any torch>=2.2 works.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: install chromium data data-fmnist data-ferret demo demo-vae test bench clean-venv
+.PHONY: install chromium data data-fmnist data-ferret data-wallpapers demo demo-vae test bench clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ chromium:
 FERRET_DIR ?= /usr/share/ferret-vis/data
 
 # Fashion-MNIST and the netCDF files from Debian's packages when possible; otherwise explain how to get them.
-data: data-fmnist data-ferret
+data: data-fmnist data-ferret data-wallpapers
 
 data-ferret:
 	@if [ -f "$(FERRET_DIR)/coads_climatology.cdf" ]; then :; \
@@ -51,6 +51,16 @@ data-ferret:
 	  && echo "installed ferret-datasets (COADS, Levitus, navy winds, ETOPO)" \
 	  || echo "note: could not apt-get install ferret-datasets; the netCDF datasets need it"; \
 	else echo "note: install Debian's ferret-datasets for the COADS/Levitus/ETOPO datasets"; fi
+
+# the 10 real photographs of plasma-workspace-wallpapers: extra training photos (photos --data.extra=wallpapers)
+data-wallpapers:
+	@if [ -f /usr/share/wallpapers/Path/contents/images/2560x1600.jpg ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get install -y -qq --no-install-recommends plasma-workspace-wallpapers >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends plasma-workspace-wallpapers >/dev/null 2>&1)) \
+	  && echo "installed plasma-workspace-wallpapers (10 photos for photos --data.extra=wallpapers)" \
+	  || echo "note: could not apt-get install plasma-workspace-wallpapers; photos --data.extra=wallpapers needs it"; \
+	else echo "note: install Debian's plasma-workspace-wallpapers for photos --data.extra=wallpapers"; fi
 
 data-fmnist:
 	@if [ -f "$(FMNIST_DIR)/train-images-idx3-ubyte.gz" ] || [ -n "$$GENLAB_DATA" ]; then :; \

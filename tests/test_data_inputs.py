@@ -514,6 +514,26 @@ def test_photos_are_deterministic_uint8_crops_with_held_out_test_regions():
         load_dataset("photos", "train", n=3, size=2)
 
 
+def test_extra_wallpaper_photos_join_the_train_split_only(monkeypatch, tmp_path):
+    """data.extra=wallpapers: crops of the 10 wallpaper photos (whole photo, no held-out strip) join train;
+    the test split is the bundled photos' strips, unchanged; a missing package or name is one clear error."""
+    tr = load_dataset("photos", "train", n=200, size=16, extra="wallpapers")
+    names = tr.meta["photos"]
+    assert names[-10:] == [f"wallpaper:{w}" for w in photos.WALLPAPER_PHOTOS] and "extra" in tr.meta
+    assert tr.x.shape == (200, 3, 16, 16) and not torch.equal(tr.x, load_dataset("photos", "train", n=200, size=16).x)
+    te = load_dataset("photos", "test", n=12, size=16, extra="wallpapers")
+    assert torch.equal(te.x, load_dataset("photos", "test", n=12, size=16).x)
+    # a crop of a wallpaper is a real window of the prepared photo, anywhere in it
+    _, path = photos.extra_files("wallpapers")[0]
+    a = np.asarray(photos._prepare(path, 16))
+    assert a.shape[1] - 16 > photos._region(a.shape[1], 16, "train")[1]  # more columns than a bundled photo's train region
+    with pytest.raises(GenlabError, match="data.extra='more' is unknown"):
+        photos.extra_files("more")
+    monkeypatch.setattr(photos, "WALLPAPER_DIR", tmp_path)
+    with pytest.raises(GenlabError, match="plasma-workspace-wallpapers"):
+        load_dataset("photos", "train", n=4, size=16, extra="wallpapers")
+
+
 def test_photo_edges_are_canny_edges_of_the_crop():
     ds = load_dataset("photo-edges", "test", n=6, size=32)
     info = ds.info

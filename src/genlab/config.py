@@ -112,8 +112,7 @@ class DataConfig:
     layout: Optional[str] = opt(None, "arrays: axis order of 4-D arrays", ("auto", "nchw", "nhwc"))
     gaps: Optional[str] = opt(None, "arrays: NaNs are an error, or a validity mask field x_valid", ("error", "mask"))
     units: Optional[str] = opt(None, "arrays: units of float fields (e.g. K, m/s)")
-    periodic: Optional[str] = opt(None, "arrays: axes of the fields that wrap around (checked): none, x (W), y (H) "
-                                        "or xy", ("none", "x", "y", "xy"))
+    periodic: Optional[str] = opt(None, "arrays: axes that wrap around (checked)", ("none", "x", "y", "xy"))
     pairs: Optional[str] = opt(None, "folder-pairs: auto, dirs (A/ + B/), ab or ba (side-by-side images)",
                                ("auto", "dirs", "ab", "ba"))
     var: Optional[str] = opt(None, "netCDF datasets: variable name(s), e.g. sst or uwnd,vwnd; rayleigh-benard: "
@@ -139,6 +138,7 @@ class DataConfig:
     transpose: Optional[int] = opt(None, "music: random transposition of training examples by ≤ N semitones")
     runs: Optional[int] = opt(None, "rayleigh-benard: independent solver runs per split (default 4)")
     context: Optional[int] = opt(None, "coads-holdout: K neighbouring months on each side as extra input channels")
+    extra: Optional[str] = opt(None, "photos: more training photos (train split only)", ("wallpapers",))
 
     def options(self) -> dict:  # the dataset's options: every field but these four, derive last
         keys = [f.name for f in fields(self) if f.name not in ("name", "split", "eval_split", "limit", "derive")]

@@ -15,6 +15,9 @@ crop is in any train crop. Crops are deterministic: split train draws from seed 
 uniformly at random, then the position uniformly within its region).
 
 `photos`: uint8 (N, C, size, size), C = data.channels (3, or 1 = ITU-R 601 luma), 256 levels.
+`data.extra=wallpapers` adds the 10 real photographs of Debian's plasma-workspace-wallpapers (2560 x 1600,
+prepared by the same rule) to the *train* split only, cropped anywhere (they are never evaluated on); the
+test split and `held_out_photos` stay the bundled photos' held-out strips. Photos are drawn uniformly.
 `photo-edges`: pix2pix's edges -> photo pairs: field `a` = Canny edges of the grayscale crop
 (skimage.feature.canny, sigma 2.0, default thresholds; uint8 0/1, kind image, 2 levels, 1 channel), field
 `b` = the crop as in `photos` (the primary field). 2n crops are drawn and the first n whose edge map has
@@ -41,6 +44,12 @@ SKIMAGE_PHOTOS = (("astronaut", "astronaut.png"), ("coffee", "coffee.png"), ("ch
                   ("immunohistochemistry", "ihc.png"), ("brick", "brick.png"), ("grass", "grass.png"),
                   ("gravel", "gravel.png"))
 SKLEARN_PHOTOS = (("china", "china.jpg"), ("flower", "flower.jpg"))
+# data.extra=wallpapers: the real photographs among Debian's plasma-workspace-wallpapers (2560 x 1600; the
+# package's other images are drawings), training crops only, from the whole photo
+WALLPAPER_DIR = Path("/usr/share/wallpapers")
+WALLPAPER_PHOTOS = ("BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey",
+                    "OneStandsOut", "Path", "summer_1am")
+EXTRA = ("wallpapers",)
 SEEDS = {"train": 0, "test": 1}
 HELD_OUT = 0.25  # fraction of every photo's width (right-hand strip) kept for test crops
 MAX_SIDE = 4  # photos are downscaled to a shorter side of at most MAX_SIDE · size
@@ -69,6 +78,22 @@ def photo_files() -> list[tuple[str, Path]]:
     return out
 
 
+def extra_files(extra: Optional[str]) -> list[tuple[str, Path]]:
+    """(name, file) of the extra training photos named by data.extra ("" or None: none)."""
+    if not extra:
+        return []
+    if extra not in EXTRA:
+        raise GenlabError(f"data.extra={extra!r} is unknown; use one of: {', '.join(EXTRA)}")
+    out = []
+    for name in WALLPAPER_PHOTOS:
+        f = WALLPAPER_DIR / name / "contents" / "images" / "2560x1600.jpg"
+        if not f.is_file():
+            raise GenlabError(f"data.extra=wallpapers needs Debian's plasma-workspace-wallpapers ({f} is missing); "
+                              "run 'make data' (apt-get install plasma-workspace-wallpapers) or drop data.extra")
+        out.append((f"wallpaper:{name}", f))
+    return out
+
+
 def _prepare(p: Path, size: int):
     """The photo as an RGB Pillow image scaled for crops of `size` (see the module docstring)."""
     from PIL import Image
@@ -92,10 +117,10 @@ def _region(width: int, size: int, split: str) -> tuple[int, int]:
     return (0, width - strip - size) if split == "train" else (width - strip, width - size)
 
 
-def crops(split: str, size: int, n: int, channels: int, only: Optional[tuple[str, ...]] = None
-          ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def crops(split: str, size: int, n: int, channels: int, only: Optional[tuple[str, ...]] = None,
+          extra: Optional[str] = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(N, C, size, size) uint8 crops, their (N, size, size) uint8 luma, and the photo names used
-    (`only`: crop these photos only)."""
+    (`only`: crop these photos only; `extra`: data.extra's photos join the train split, cropped anywhere)."""
     if split not in SEEDS:
         raise GenlabError(f"photos have no split {split!r}; use train or test")
     if not 8 <= size <= 1024:
@@ -113,18 +138,25 @@ def crops(split: str, size: int, n: int, channels: int, only: Optional[tuple[str
         if missing:
             raise GenlabError(f"photo {missing[0]!r} is not installed here; choose among: {', '.join(have)}")
         files = [(name, p) for name, p in files if name in only]
+    whole = set()
+    if split == "train":
+        more = extra_files(extra)
+        whole = {name for name, _ in more}
+        files = files + more
+    else:
+        extra_files(extra)  # validated, but the test split stays the bundled photos' held-out strips
     rng = np.random.default_rng(SEEDS[split])
     pick = rng.integers(len(files), size=n)  # (N,) photo of each crop
     rgb = np.empty((n, 3, size, size), np.uint8)
     gray = np.empty((n, size, size), np.uint8)
-    for k, (_, path) in enumerate(files):
+    for k, (name, path) in enumerate(files):
         rows = np.flatnonzero(pick == k)
         if not len(rows):
             continue
         im = _prepare(path, size)
         a = np.asarray(im)  # (H, W, 3)
         luma = np.asarray(im.convert("L"))  # (H, W)
-        lo, hi = _region(im.size[0], size, split)
+        lo, hi = (0, im.size[0] - size) if name in whole else _region(im.size[0], size, split)
         xs = rng.integers(lo, hi + 1, size=len(rows))
         ys = rng.integers(0, im.size[1] - size + 1, size=len(rows))
         for r, x0, y0 in zip(rows, xs, ys):
@@ -159,14 +191,19 @@ def _meta(names: list[str], size: int) -> dict:
                           "photo, train crops from the rest; seeds train 0, test 1"}
 
 
-@DATASETS.register("photos", splits=("train", "test"), options=("size", "n", "channels"),
+@DATASETS.register("photos", splits=("train", "test"), options=("size", "n", "channels", "extra"),
                    help="crops of real photos bundled with scikit-image/scikit-learn (data.size=PX, default 64; "
-                        "data.n=crops per split, default 2048; data.channels=1|3); test crops from held-out regions")
+                        "data.n=crops per split, default 2048; data.channels=1|3; data.extra=wallpapers adds 10 "
+                        "Debian wallpaper photos to train); test crops from held-out regions")
 def load(split: str, size: Optional[int] = None, n: Optional[int] = None,
-         channels: Optional[int] = None) -> FieldDataset:
+         channels: Optional[int] = None, extra: Optional[str] = None) -> FieldDataset:
     size, n, channels = int(size or DEFAULT_SIZE), int(DEFAULT_N if n is None else n), int(channels or 3)
-    x, _, names = crops(split, size, n, channels)
-    return ArrayDataset("photos", split, torch.from_numpy(x), scale=1 / 255, levels=256, meta=_meta(names, size))
+    x, _, names = crops(split, size, n, channels, extra=extra)
+    meta = _meta(names, size)
+    if extra:
+        meta["extra"] = (f"data.extra={extra}: train crops also from anywhere in {', '.join(WALLPAPER_PHOTOS)} "
+                         f"({WALLPAPER_DIR}, Debian plasma-workspace-wallpapers); test unchanged")
+    return ArrayDataset("photos", split, torch.from_numpy(x), scale=1 / 255, levels=256, meta=meta)
 
 
 def edges(gray: np.ndarray) -> np.ndarray:
