@@ -110,18 +110,20 @@ def train(run: Path, argv: list[str], steps: int) -> None:
     subprocess.run(cmd, check=True, cwd=ROOT)
 
 
-def evaluate(run: Path) -> dict:
+def evaluate(run: Path, self_ensemble: str = "none") -> dict:
     from genlab.report.results import load_results
 
     step = json.loads((run / "checkpoints" / "latest.json").read_text()).get("step")
+    se = self_ensemble != "none"
 
     def newest():
-        recs = [r for r in load_results(run) if r.kind == "superres" and r.step == step and "fid" in r.values]
+        recs = [r for r in load_results(run) if r.kind == "superres" and r.step == step and "fid" in r.values
+                and se == ("self_ensemble" in r.protocol)]
         return recs[-1] if recs else None
 
     if newest() is None:
-        subprocess.run(GENLAB + ["eval", str(run), "--metrics", "fid,c2st"], check=True, cwd=ROOT,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(GENLAB + ["eval", str(run), "--metrics", "fid,c2st", "--self-ensemble", self_ensemble],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     r = newest()
     return {**r.values, "protocol": r.protocol, "step": r.step}
 
@@ -174,15 +176,16 @@ def figure(runs: dict[str, Path], out: Path, k: int = 6, side: int = 96) -> Path
 def table_main(args) -> int:
     root = Path(args.root)
     model_args = CPU_SIZED if args.cpu_sized else PAPER
-    data = ["--data", "photos", f"--data.size={args.data_size}", f"--data.n={args.data_n}"]
+    data = ["--data", "photos", f"--data.size={args.data_size}", f"--data.n={args.data_n}"] + \
+        ([f"--data.extra={args.extra}"] if args.extra else [])
     sr, gan = root / "srresnet", root / "srgan"
     if not args.eval_only:
         if not finished(sr, args.srresnet_steps):
-            train(sr, ["srresnet", *data, *COMMON, *model_args], args.srresnet_steps)
+            train(sr, ["srresnet", *data, *COMMON, *model_args, *args.set], args.srresnet_steps)
         if not finished(gan, args.srgan_steps):
             gan_args = model_args + (GAN_CPU_SIZED if args.cpu_sized else [])
             train(gan, ["srgan", *data, *COMMON, *gan_args, f"--model.init_from={sr}"], args.srgan_steps)
-    results = {n: evaluate(p) for n, p in (("srresnet", sr), ("srgan", gan)) if finished(p, 1)}
+    results = {n: evaluate(p, args.self_ensemble) for n, p in (("srresnet", sr), ("srgan", gan)) if finished(p, 1)}
     out = table(results)
     if results:
         p = next(iter(results.values()))["protocol"]
@@ -218,6 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--data-size", type=int, default=96, help="HR crop size, also the photos' scale (default 96)")
     t.add_argument("--data-n", type=int, default=8192, help="training crops (default 8192)")
     t.add_argument("--eval-only", action="store_true", help="do not train; tabulate the finished runs")
+    t.add_argument("--extra", default="", help="photos data.extra for training (e.g. wallpapers; the held-out "
+                   "strips stay the same)")
+    t.add_argument("--set", action="append", default=[], metavar="--SECTION.KEY=VALUE",
+                   help="another srresnet training flag (repeatable), e.g. --set=--model.loss=l1")
+    t.add_argument("--self-ensemble", default="none", choices=("none", "flips", "d4"),
+                   help="evaluate with genlab eval --self-ensemble (its own record)")
     t.add_argument("--figure", default=None, help="also draw bicubic | srresnet | srgan | original crops (PNG)")
     args = ap.parse_args(argv)
     return speed(args) if args.what == "speed" else table_main(args)

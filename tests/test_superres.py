@@ -295,3 +295,16 @@ def test_eval_records_superres_beside_bicubic_with_crops_in_the_report(sr_run, c
     assert "Super-resolution (held-out images)" in html and "bicubic | srresnet | original" in html
     with pytest.raises(GenlabError, match="fid,c2st"):
         evaluate_superres(Bicubic(2), [("x", torch.rand(3, 16, 16))], scale=2, spec=None, metrics=["kid"])
+
+
+def test_eval_with_the_self_ensemble_is_a_second_record_with_bicubic_unchanged(sr_run):
+    assert main(["eval", str(sr_run), "-n", "2", "--self-ensemble", "flips"]) == 0
+    recs = [r for r in json.loads((sr_run / "metrics.json").read_text())["records"]
+            if r["kind"] == "superres" and r["protocol"].get("self_ensemble") == "flips (4 passes)"]
+    assert len(recs) == 1
+    assert main(["eval", str(sr_run), "-n", "2"]) == 0
+    plain = [r for r in json.loads((sr_run / "metrics.json").read_text())["records"]
+             if r["kind"] == "superres" and "self_ensemble" not in r["protocol"] and r["protocol"]["n_images"] == 2]
+    a, b = plain[-1]["values"], recs[0]["values"]
+    assert a["bicubic_psnr_y"] == pytest.approx(b["bicubic_psnr_y"])  # same images, same baseline
+    assert a["psnr_y"] != pytest.approx(b["psnr_y"], abs=1e-6)  # 4 views of an untrained net average differently
