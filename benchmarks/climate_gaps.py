@@ -75,7 +75,7 @@ def table(rec: dict) -> str:
     v = rec["values"]
     units = rec["protocol"]["units"]
     rows = ["| method | scattered RMSE | MAE | r | blocks RMSE | MAE | r |", "|---|---|---|---|---|---|---|"]
-    for who in ("model", "model+rk", "kriging", "linear", "nearest", "anomaly-kriging"):
+    for who in ("model", "model+rk", "model+nb+rk", "kriging", "linear", "nearest", "anomaly-kriging"):
         if f"points_{who}_rmse" not in v:
             continue
         cells = []
@@ -85,10 +85,14 @@ def table(rec: dict) -> str:
         rows.append(f"| {who} | " + " | ".join(cells) + " |")
     gains = "; ".join(f"{s}: {1e2 * v[f'{s}_rmse_vs_kriging']:+.1f} % vs kriging, {1e2 * v[f'{s}_rmse_vs_linear']:+.1f} "
                       "% vs linear" for s in ("points", "blocks"))
-    if "points_rk_rmse_vs_kriging" in v:
-        gains += "; model+rk: " + "; ".join(f"{s}: {1e2 * v[f'{s}_rk_rmse_vs_kriging']:+.1f} % vs kriging, "
-                                            f"{1e2 * v[f'{s}_rk_rmse_vs_linear']:+.1f} % vs linear"
-                                            for s in ("points", "blocks"))
+    for who, tag in (("model+rk", "rk_"), ("model+nb+rk", "rkn_")):
+        if f"points_{tag}rmse_vs_kriging" in v:
+            gains += f"; {who}: " + "; ".join(f"{s}: {1e2 * v[f'{s}_{tag}rmse_vs_kriging']:+.1f} % vs kriging, "
+                                              f"{1e2 * v[f'{s}_{tag}rmse_vs_linear']:+.1f} % vs linear"
+                                              for s in ("points", "blocks"))
+    if "points_rkn_coefficients" in v:
+        gains += "; neighbour-mean weight " + ", ".join(f"{s} {v[f'{s}_rkn_coefficients'][0]:.3f}"
+                                                        for s in ("points", "blocks"))
     members = f"; {rec['protocol']['ensemble']}" if "ensemble" in rec["protocol"] else ""
     return "\n".join(rows) + f"\n\n({units}, step {rec['step']}{members}; RMSE below the baseline: {gains})"
 

@@ -56,3 +56,32 @@ def test_kriged_residuals_correct_a_smooth_biased_network():
     assert base > 1.5 and hybrid < 0.1 * base, (base, hybrid)  # measured: base ~2.4, hybrid well below
     assert hybrid > 0  # interpolation of the anomaly, not a copy of the truth
     assert info["residual_mean"] == pytest.approx(float((truth - trend - 0.5)[known].mean()))
+
+
+def test_a_covariate_that_carries_the_missed_anomaly_gets_its_weight_and_helps():
+    """Trend f + a (x − f): x = trend + 0.8 × anomaly is worth a = 0.8 exactly (least squares on the leave-out
+    outputs), and the hybrid beats the plain one; a covariate of pure noise gets a ≈ 0 and changes little."""
+    grid = _grid()
+    la, lo = np.meshgrid(np.deg2rad(grid.lat), np.deg2rad(grid.lon), indexing="ij")
+    trend = 25 * np.cos(la) ** 2
+    anomaly = 3 * np.sin(5 * lo) * np.cos(la) + 1.5 * np.cos(7 * lo) * np.sin(4 * la)  # short: kriging misses it
+    truth = (trend + anomaly)[None]
+    rng = np.random.default_rng(2)
+    known = rng.random(truth.shape) < 0.3
+    targets = ~known & (rng.random(truth.shape) < 0.3)
+
+    def net(k):
+        return np.broadcast_to(trend, truth.shape).copy()
+
+    w = climate.area_weights(grid.lat, grid.shape)
+    plain, _ = residual_kriging(net, truth, known, targets, grid, folds=5)
+    x = (trend + 0.8 * anomaly)[None]
+    x[:, :3] = np.nan  # undefined rows: no term there
+    pred, info = residual_kriging(net, truth, known, targets, grid, folds=5, covariates=[x])
+    assert info["coefficients"][0] == pytest.approx(1.25, rel=1e-6)  # z − f = 1.25 (x − f) where x exists
+    e_plain, e_cov = (climate.rmse(p, truth, targets, w) for p in (plain, pred))
+    assert e_cov < 0.5 * e_plain and e_cov > 0, (e_plain, e_cov)
+    noise = (trend + rng.normal(size=trend.shape))[None]
+    pred_n, info_n = residual_kriging(net, truth, known, targets, grid, folds=5, covariates=[noise])
+    assert abs(info_n["coefficients"][0]) < 0.1
+    assert abs(climate.rmse(pred_n, truth, targets, w) - e_plain) < 0.1 * e_plain

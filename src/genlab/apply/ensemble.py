@@ -104,9 +104,11 @@ def add_option(p, ensemble: bool = True) -> None:
 
 # --- ensembles of independently trained runs -----------------------------------------------------------
 
-# config keys that may differ between the members of an ensemble (their training randomness and bookkeeping)
+# config keys that may differ between the members of an ensemble (their training randomness, arithmetic and
+# bookkeeping: a member trained in fp32 beside one in bf16 is the same model on the same data)
 FREE_KEYS = {f"train.{k}" for k in ("seed", "threads", "progress", "log_every", "sample_every", "ckpt_every",
-                                    "keep_checkpoints", "device", "tensorboard", "out", "steps")}
+                                    "keep_checkpoints", "device", "tensorboard", "out", "steps", "precision",
+                                    "channels_last", "compile")}
 
 
 class Average:

@@ -160,6 +160,16 @@ def fill_months(method: str, values: np.ndarray, known: np.ndarray, targets: np.
     return pred, details
 
 
+def neighbour_mean(values: np.ndarray, known: np.ndarray, *, cyclic: bool) -> np.ndarray:
+    """(T, H, W) mean of the observed (`known`) values of steps t − 1 and t + 1 of each step t, NaN where neither
+    observed the cell (steps wrap around when `cyclic`, as a 12-month climatology's)."""
+    from ..data.gaps import neighbour_steps
+
+    nv, nk = neighbour_steps(np.where(known, values, 0.0), known, 1, cyclic=cyclic)
+    count, total = nk.sum(1).astype(float), (nv * nk).sum(1)  # over steps t − 1, t + 1
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def fill_anomaly_months(values: np.ndarray, known: np.ndarray, targets: np.ndarray, grid: Grid, *,
                         context_known: np.ndarray, seed: int = 0) -> tuple[np.ndarray, list[dict]]:
     """`anomaly-kriging`, a space-time baseline with the network's information: per month t and cell, the
@@ -169,12 +179,8 @@ def fill_anomaly_months(values: np.ndarray, known: np.ndarray, targets: np.ndarr
         ẑ_t = n_t + kriging of (z_t − n_t) from the known cells where n_t exists,
 
     and plain kriging of z_t where neither neighbour observed the cell."""
-    from ..data.gaps import neighbour_steps
-
-    nv, nk = neighbour_steps(np.where(context_known, values, 0.0), context_known, 1, cyclic=True)
-    count, total = nk.sum(1).astype(float), (nv * nk).sum(1)  # over months t − 1, t + 1
-    has = count > 0
-    nb = np.where(has, total / np.maximum(count, 1), np.nan)
+    nb = neighbour_mean(values, context_known, cyclic=True)
+    has = np.isfinite(nb)
     res, res_details = fill_months("kriging", values - np.where(has, nb, 0.0), known & has, targets & has, grid,
                                    seed=seed)
     plain, _ = fill_months("kriging", values, known, targets & ~has, grid, seed=seed)

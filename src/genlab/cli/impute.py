@@ -38,6 +38,9 @@ def add_parser(sub) -> None:
     p.add_argument("--residual-kriging", action="store_true", help="add ordinary kriging of the network's "
                    "leave-out residuals at the known cells to its output in the gaps (regression kriging, "
                    "apply/residual_kriging.py; 11 network passes and one kriging per field)")
+    p.add_argument("--rk-neighbours", action="store_true", help="with --residual-kriging: also regress on the mean "
+                   "of each field's neighbouring time steps (t-1, t+1; cyclic for a run trained on a climatology "
+                   "of its period), its weight fitted on the leave-out outputs")
     p.add_argument("--no-ema", action="store_true", help="use live weights even if EMA weights exist")
     add_device(p)
     add_force(p)
@@ -91,6 +94,11 @@ def run(args) -> int:
         raise GenlabError(f"this run fills each field from its neighbouring time steps, but {inp.var} has "
                           f"{len(inp.lead)} dimensions besides latitude/longitude {inp.lead}; select one series "
                           "(e.g. one depth with ncks -d) and retry")
+    if args.rk_neighbours and not args.residual_kriging:
+        raise GenlabError("--rk-neighbours is a predictor of --residual-kriging; add --residual-kriging")
+    if args.rk_neighbours and len(inp.values) < 2:
+        raise GenlabError(f"--rk-neighbours needs neighbouring time steps, but {inp.var} holds one field; give the "
+                          "whole series or drop --rk-neighbours")
     if args.residual_kriging and inp.grid is None:
         raise GenlabError(f"--residual-kriging needs the latitude/longitude of {inp.var}'s cells, and the file has "
                           "no 1-D lat/lon coordinates; add them or drop --residual-kriging")
@@ -104,15 +112,25 @@ def run(args) -> int:
         from ..apply.residual_kriging import residual_kriging
 
         gaps_in = ~inp.known & np.isfinite(output)
-        hybrid, rk = residual_kriging(lambda k: net(k)[0], inp.values, inp.known, gaps_in, inp.grid, base=output)
+        cov = ()
+        if args.rk_neighbours:
+            from ..apply.gap_baselines import neighbour_mean
+
+            ctx = r.meta.get("context") or {}
+            period = ctx.get("period")
+            cyclic = bool(ctx.get("cyclic")) and (period is None or len(inp.values) == int(period))
+            cov = (neighbour_mean(inp.values, inp.known, cyclic=cyclic),)
+        hybrid, rk = residual_kriging(lambda k: net(k)[0], inp.values, inp.known, gaps_in, inp.grid, base=output,
+                                      covariates=cov)
         output = np.where(gaps_in, hybrid, output)
         notes.append(f"residual kriging: leave-out residual rms {rk['residual_rms']:.3g} {inp.units} at the known "
-                     "cells, kriged into the gaps")
+                     "cells, kriged into the gaps" + (f"; neighbour-mean weight {rk['coefficients'][0]:.3f}"
+                                                      if cov else ""))
     infilled = np.where(inp.known, inp.values, output)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     words = [args.run, "--input", args.input, "--var", args.var, "--out", args.out] + \
         (["--units", args.units] if args.units else []) + (["--ensemble", args.ensemble] if args.ensemble else []) + \
-        (["--residual-kriging"] if args.residual_kriging else [])
+        (["--residual-kriging"] if args.residual_kriging else []) + (["--rk-neighbours"] if args.rk_neighbours else [])
     history = f"{stamp} genlab impute (step {r.step}): genlab impute " + " ".join(shlex.quote(w) for w in words)
     write_imputed(out, inp, output, infilled, history=history, force=args.force)
     for n in inp.notes + notes:

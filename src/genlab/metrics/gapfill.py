@@ -10,14 +10,16 @@ Protocol (all of it in the record's protocol):
 - Model: apply/impute.py `infill_on_run_grid`, the path of `genlab impute` (mapped onto the run's grid
   when it differs), composite = observations where known, the network's output at the hidden cells.
   Beside it "model+rk": the same network plus ordinary kriging of its leave-out residuals at the known
-  cells (regression kriging, apply/residual_kriging.py; 10 folds, seeded by the hold-out seed).
+  cells (regression kriging, apply/residual_kriging.py; 10 folds, seeded by the hold-out seed), and
+  "model+nb+rk": the same with the mean of the neighbouring months as a second predictor (its weight fitted
+  by least squares on the leave-out outputs at the known cells, never on hidden cells).
 - Baselines, from the same inputs: ordinary kriging, linear and nearest interpolation on the sphere
   (apply/gap_baselines.py: exponential variogram fitted per month by pykrige, 32-cell moving window), and
   anomaly-kriging, which also reads the neighbouring months (their mean plus the kriged anomaly).
 - Scores (metrics/climate.py): cos(latitude)-weighted RMSE, MAE and bias at the hidden cells over all
   months; Pearson r of the monthly area-weighted means over the hidden cells (model vs truth).
 - The bars (issue 15): RMSE at least 10 % below kriging and below linear; r ≥ 0.99 — for the network
-  ("bars") and for the network + residual kriging ("bars_rk").
+  ("bars"), the network + residual kriging ("bars_rk") and with the neighbour predictor ("bars_rkn").
 """
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ from . import climate
 
 METHODS = ("kriging", "linear", "nearest", "anomaly-kriging")
 RK = "model+rk"  # the network plus kriging of its leave-out residuals (apply/residual_kriging.py)
+RKN = "model+nb+rk"  # the same, with the neighbouring months' mean as a covariate of the trend
+RK_ROWS = ((RK, "rk_", "bars_rk"), (RKN, "rkn_", "bars_rkn"))
 SETS = ("points", "blocks")
 FIGURE_MONTH = 3  # April (0-based), one of the coads dataset's test months
 
@@ -70,8 +74,8 @@ def evaluate_gapfill(r, *, methods: Optional[Sequence[str]] = None, figure_dir: 
                      command: str = "", progress=None, residual_kriging: bool = True) -> dict:
     """The gap-fill record of a loaded run `r` (module docstring): values and protocol. residual_kriging: also
     score the network + kriging of its leave-out residuals (method "model+rk", apply/residual_kriging.py)."""
-    from ..apply.gap_baselines import fill_anomaly_months, fill_months
-    from ..apply.residual_kriging import residual_kriging as residual_kriging_fill
+    from ..apply.gap_baselines import fill_anomaly_months, fill_months, neighbour_mean
+    from ..apply.residual_kriging import leave_out_outputs, residual_kriging as residual_kriging_fill
     from ..apply.grids import Grid
     from ..apply.impute import canonical_units, infill_on_run_grid
     from ..data.gaps import holdout_sets
@@ -105,13 +109,21 @@ def evaluate_gapfill(r, *, methods: Optional[Sequence[str]] = None, figure_dir: 
         preds = {"model": np.where(hid, raw, np.nan)}
         if residual_kriging:
             t0 = time.perf_counter()
-            preds[RK], rk = residual_kriging_fill(lambda k: infill_on_run_grid(
+            loo = leave_out_outputs(lambda k: infill_on_run_grid(
                 model, norm, run_grid, values, k, grid, context=r.meta.get("context"), context_known=obs)[0],
-                values, known, hid, grid, seed=setup["seed"], base=raw)
-            out[f"{name}_rk_residual_rms"] = rk["residual_rms"]
-            timing[f"{name}_{RK}_s"] = time.perf_counter() - t0
-            if progress is not None:
-                progress(f"{name}: {RK} done")
+                values, known, seed=setup["seed"])
+            timing[f"{name}_leave_out_s"] = time.perf_counter() - t0
+            nb = neighbour_mean(values, obs, cyclic=True)  # months t ± 1, every observation (as anomaly-kriging)
+            for who, tag, cov in ((RK, "rk_", ()), (RKN, "rkn_", (nb,))):
+                t0 = time.perf_counter()
+                preds[who], rk = residual_kriging_fill(None, values, known, hid, grid, seed=setup["seed"],
+                                                       base=raw, loo=loo, covariates=cov)
+                out[f"{name}_{tag}residual_rms"] = rk["residual_rms"]
+                if cov:
+                    out[f"{name}_{tag}coefficients"] = rk["coefficients"]
+                timing[f"{name}_{who}_s"] = time.perf_counter() - t0
+                if progress is not None:
+                    progress(f"{name}: {who} done")
         details = {}
         for m in methods:
             t0 = time.perf_counter()
@@ -133,14 +145,16 @@ def evaluate_gapfill(r, *, methods: Optional[Sequence[str]] = None, figure_dir: 
                 out[f"{name}_n_cells"] = s["n_cells"]
         for m in methods:
             out[f"{name}_rmse_vs_{m}"] = 1.0 - out[f"{name}_model_rmse"] / out[f"{name}_{m}_rmse"]
-            if RK in preds:
-                out[f"{name}_rk_rmse_vs_{m}"] = 1.0 - out[f"{name}_{RK}_rmse"] / out[f"{name}_{m}_rmse"]
+            for who, tag, _ in RK_ROWS:
+                if who in preds:
+                    out[f"{name}_{tag}rmse_vs_{m}"] = 1.0 - out[f"{name}_{who}_rmse"] / out[f"{name}_{m}_rmse"]
         if "kriging" in methods:
             out[f"{name}_variogram_per_month"] = [d.get("variogram") for d in details["kriging"]]
         maps[name] = (raw, known, preds)
     out["bars"] = _bars(out, methods, "model", "")
     if residual_kriging:
-        out["bars_rk"] = _bars(out, methods, RK, "rk_")
+        for who, tag, key in RK_ROWS:
+            out[key] = _bars(out, methods, who, tag)
     if figure_dir is not None:
         from ..viz.gapfill import save_maps
 
@@ -170,6 +184,9 @@ def _protocol(setup: dict, methods: Sequence[str], units: str, same_grid: bool) 
         "anomaly from it; plain kriging where neither neighbour observed the cell", "model_grid": "run grid" if same_grid else "mapped to the run's grid",
         RK: "the network plus ordinary kriging of its residuals at the known cells, each from a pass with its "
         "fold (1 of 10, seeded) hidden too (apply/residual_kriging.py)",
+        RKN: f"as {RK}, with the trend f + a (n - f), n = the mean of months t-1 and t+1 (every observation, "
+        "cyclic; no term where neither observed the cell), a fitted by least squares on the leave-out outputs at "
+        "the known cells",
         "mean_series": "Pearson r over 12 months of cos(lat)-weighted means at the hidden cells",
     }
 
@@ -193,18 +210,21 @@ def summary_lines(res: dict) -> list[str]:
     lines = []
     for s in SETS:
         lines.append(f"[{s}: {res.get(f'{s}_n_cells', 0)} hidden cells]   rmse   mae    bias   r(mean series)  ({units})")
-        for who in ("model", RK) + METHODS:
+        for who in ("model", RK, RKN) + METHODS:
             if f"{s}_{who}_rmse" not in res:
                 continue
             lines.append(f"  {who:15s} {res[f'{s}_{who}_rmse']:6.3f} {res[f'{s}_{who}_mae']:6.3f} "
                          f"{res[f'{s}_{who}_bias']:+6.3f} {res[f'{s}_{who}_corr_mean_series']:7.4f}")
         vs = ", ".join(f"{1e2 * res[f'{s}_rmse_vs_{m}']:+.1f} % vs {m}" for m in METHODS if f"{s}_rmse_vs_{m}" in res)
         lines.append(f"  model RMSE below: {vs}")
-        if f"{s}_rk_rmse_vs_kriging" in res:
-            vs = ", ".join(f"{1e2 * res[f'{s}_rk_rmse_vs_{m}']:+.1f} % vs {m}" for m in METHODS
-                           if f"{s}_rk_rmse_vs_{m}" in res)
-            lines.append(f"  {RK} RMSE below: {vs} (leave-out residual rms {res[f'{s}_rk_residual_rms']:.3f})")
-    for who, key in (("model", "bars"), (RK, "bars_rk")):
+        for who, tag, _ in RK_ROWS:
+            if f"{s}_{tag}rmse_vs_kriging" in res:
+                vs = ", ".join(f"{1e2 * res[f'{s}_{tag}rmse_vs_{m}']:+.1f} % vs {m}" for m in METHODS
+                               if f"{s}_{tag}rmse_vs_{m}" in res)
+                coef = res.get(f"{s}_{tag}coefficients")
+                lines.append(f"  {who} RMSE below: {vs} (leave-out residual rms {res[f'{s}_{tag}residual_rms']:.3f}"
+                             + (f", covariate weight {coef[0]:.3f})" if coef else ")"))
+    for who, key in (("model", "bars"), (RK, "bars_rk"), (RKN, "bars_rkn")):
         if key not in res:
             continue
         met = [k for k, v in res[key].items() if v]

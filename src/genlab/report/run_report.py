@@ -107,6 +107,15 @@ def summary_rows(run: RunFiles) -> list[tuple[str, object]]:
             ("wall time of the last session (s)", last.get("time_s", "not logged")),
             ("final weights", "yes" if (run.path / "model.safetensors").is_file() else "no (checkpoints only)"),
             ("EMA weights", "yes" if (run.path / "ema.safetensors").is_file() else "no")]
+    prec = run.path / "precision.json"
+    if prec.is_file():
+        import json
+
+        try:
+            p = json.loads(prec.read_text())
+            rows.append(("arithmetic", f"{p['used']} (train.precision={p['requested']}: {p['why']})"))
+        except (ValueError, KeyError, TypeError):
+            rows.append(("arithmetic", "precision.json unreadable"))
     rows += [(f"last {k}", v) for k, v in last.items() if k not in ("step", "samples_per_s", "time_s")]
     return rows
 

@@ -22,7 +22,7 @@ from . import optim
 from . import distributed as dist
 from .ema import EMA
 from .logger import RunLogger, flat_hparams
-from .precision import autocast, pick_device, resolve_precision
+from .precision import MEASURE, autocast, choose, measure_step, pick_device, resolve_precision
 
 
 class TrainingInterrupted(Exception):
@@ -56,6 +56,9 @@ def preflight(model: GenerativeModel, cfg: TrainConfig, data, *, world_size: int
                           f"{cfg.batch_size // world_size}; choose a divisor")
 
 
+_PICKED: dict = {}  # train.precision=auto, measured: (model, config, shapes, threads) -> (precision, why)
+
+
 class Trainer:
     """Train `model` on `data` for `cfg.steps` steps, writing into `run_dir` (rank 0 only).
 
@@ -72,6 +75,8 @@ class Trainer:
         self.dist = dist.init(self.device.type)
         self.is_main = self.dist.is_main
         self.precision = resolve_precision(cfg.precision, self.device)
+        self.precision_why = ("asked for" if cfg.precision != "auto" else
+                              "auto, from the hardware" if self.precision != MEASURE else "auto")
         self.model = model.to(self.device)
         self.raw = dict(model.networks())  # name -> plain module (before DDP/compile wrappers)
         if cfg.channels_last and any(s.spatial for s in data.info.fields.values()):
@@ -192,14 +197,18 @@ class Trainer:
             for pg in opt.param_groups:
                 pg["lr"] = self.cfg.group_lr.get(g, self.cfg.lr) * f
 
-    def _train_step(self) -> dict[str, torch.Tensor]:
-        if self.cfg.lr_schedule != "constant" or self.cfg.warmup or self.lr_scale != 1.0:  # decay_start: in lr_factor
-            self._set_lr()
+    def _next_batch(self):
         batch = self.batcher.next(self.noise)
         if self.cfg.channels_last:
             for name, v in list(batch.fields.items()):
                 if v.dim() == 4 and v.is_floating_point():
                     batch.fields[name] = v.contiguous(memory_format=torch.channels_last)
+        return batch
+
+    def _train_step(self) -> dict[str, torch.Tensor]:
+        if self.cfg.lr_schedule != "constant" or self.cfg.warmup or self.lr_scale != 1.0:  # decay_start: in lr_factor
+            self._set_lr()
+        batch = self._next_batch()
         logs: dict[str, torch.Tensor] = {}
         for phase in self.model.phases(self.step):
             if self.step % phase.every:
@@ -214,10 +223,61 @@ class Trainer:
             self.ema.update(self.step)
         return logs
 
+    def _pick_precision(self) -> None:
+        """train.precision=auto on a CPU with AVX-512 BF16 and no AMX (training/precision.py): time one step
+        of a copy of the model on the first batch in fp32 and in bf16 and keep the faster. The copy, the
+        restored data order, noise stream and global RNG leave the run exactly as it would be without it.
+        One answer per model, data shapes and threads in a process (_PICKED)."""
+        key = (type(self.model).__name__, repr(getattr(self.model, "config", None)), self.cfg.batch_size,
+               self.cfg.accumulate, self.cfg.channels_last, torch.get_num_threads(),
+               tuple((k, tuple(s.shape)) for k, s in sorted(self.data.info.fields.items())))
+        if key not in _PICKED:
+            if self.dist.enabled or self.cfg.compile:  # ranks must agree; compiling would dominate the timing
+                _PICKED[key] = ("bf16", "AVX-512 BF16 without AMX; not measured under DDP or torch.compile")
+            else:
+                _PICKED[key] = self._measure_precision()
+        self.precision, self.precision_why = _PICKED[key]
+        self.log.message(f"train.precision=auto: {self.precision} ({self.precision_why})")
+
+    def _measure_precision(self) -> tuple[str, str]:
+        import copy
+
+        try:
+            probe = copy.deepcopy(self.model)
+        except Exception as e:  # a model that cannot be copied keeps the hardware rule
+            return "bf16", f"AVX-512 BF16 without AMX; not measured: the model cannot be copied ({type(e).__name__})"
+        state, noise, rng = self.batcher.state_dict(), self.noise.get_state(), torch.get_rng_state()
+        try:
+            batch = self._next_batch()
+            params = [p for p in probe.parameters() if p.requires_grad]
+
+            def step(precision: str) -> None:
+                for phase in probe.phases(0):
+                    with autocast(precision, self.device):
+                        out = phase.loss(batch)
+                    out["loss"].backward()
+                for p in params:
+                    p.grad = None
+
+            times = measure_step(step)
+        finally:
+            self.batcher.load_state_dict(state)
+            self.noise.set_state(noise)
+            torch.set_rng_state(rng)
+        return choose(times), (f"measured one step: fp32 {times['fp32']:.3g} s, bf16 {times['bf16']:.3g} s on "
+                               "this CPU with AVX-512 BF16 and no AMX")
+
     # --- the loop -----------------------------------------------------------------------------
     def fit(self) -> Path | None:
         """Train to cfg.steps. Raises TrainingInterrupted after saving on SIGINT/SIGTERM."""
         self.model.train()
+        if self.precision == MEASURE:
+            self._pick_precision()
+        if self.is_main and self.run_dir is not None:
+            import json
+
+            (self.run_dir / "precision.json").write_text(json.dumps(
+                {"requested": self.cfg.precision, "used": self.precision, "why": self.precision_why}) + "\n")
         old = self._install_signals()
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
@@ -313,7 +373,8 @@ class Trainer:
                      "batcher": self.batcher.state_dict(),
                      "noise": noise,
                      "lr_scale": self.lr_scale,
-                     "rollbacks": self.rollbacks}
+                     "rollbacks": self.rollbacks,
+                     "precision": self.precision}
             ckpt.save_checkpoint(self.run_dir, self.step, self.model_state(),
                                  self.ema.state_dict() if self.ema else None, state,
                                  keep=self.cfg.keep_checkpoints)
@@ -339,6 +400,9 @@ class Trainer:
         self.step = int(state["step"])
         self.lr_scale = float(state.get("lr_scale", 1.0))
         self.rollbacks = int(state.get("rollbacks", 0))
+        if self.cfg.precision == "auto" and state.get("precision") in ("bf16", "fp32"):
+            self.precision = state["precision"]  # what auto chose when the run started
+            self.precision_why = "auto, as chosen when the run started (checkpoint)"
         if self.ema is not None:
             self.ema.load_state_dict(ckpt.load_weights(path / "ema.safetensors"))
 
