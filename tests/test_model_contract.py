@@ -86,3 +86,23 @@ def test_save_load_identical_outputs(name, tmp_path):
     assert torch.equal(a, b)
     for k, v in loaded.model.state_dict().items():
         assert torch.equal(v, tr.model_state()[k])
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_measuring_the_precision_leaves_training_unchanged(name, monkeypatch):
+    """train.precision=auto's timing (training/precision.py) runs on a copy of the model with the data order,
+    noise and global RNG restored: the run equals one at the chosen precision, for every model."""
+    from genlab.training import trainer as T
+    from genlab.training.precision import MEASURE
+
+    monkeypatch.setattr(T, "_PICKED", {})
+    measured = tiny_trainer(name, steps=2)
+    measured.precision = MEASURE
+    measured.fit()
+    assert measured.precision in ("fp32", "bf16") and "measured" in measured.precision_why, measured.precision_why
+    fixed = tiny_trainer(name, steps=2)
+    fixed.precision = measured.precision
+    fixed.fit()
+    a, b = state(measured.model), state(fixed.model)
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{name}: measuring the precision changed {k}"
