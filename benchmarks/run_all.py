@@ -36,6 +36,8 @@ BENCHMARKS: dict[str, tuple[list[str], str]] = {
                          "pix2pix ablation table of the finished rows (train them first; issue 14)"),
     "unpaired-translation": (["unpaired_translation.py", "--eval-only"],
                              "cyclegan / augmented-cyclegan table of the finished runs (train them first; issue 14)"),
+    "precision-auto": (["precision_auto.py", "--steps", "10"], "train.precision=auto: its one-step measurement "
+                       "beside real fp32 and bf16 training steps, per model (issues 15, 19)"),
     "kv-cache": (["kv_cache.py", "--steps", "512"], "transformer sampling: key/value cache vs recomputing the prefix, "
                  "identical tokens (issue 18)"),
     "chorale-table": (["chorale_table.py", "--out", "runs/chorale-table", "--table-only"],
