@@ -77,9 +77,8 @@ def main() -> int:
         data = load_dataset(cfg.data.name, "train", **cfg.data.options())
         tr = Trainer(build_model(cfg, data.info), cfg.train, data, None)
         if tr.precision == "measure":
-            chose, why = tr._measure_precision()
-            m = why.split("fp32 ")[1].split(" s, bf16 ")
-            measured = f"{float(m[0]):.3f} / {float(m[1].split(' s')[0]):.3f}"
+            chose, _ = tr._measure_precision()
+            measured = f"{tr.precision_times['fp32']:.3f} / {tr.precision_times['bf16']:.3f}"
         else:
             chose, measured = tr.precision, "not measured (hardware rule)"
         t = {p: step_s(config(name, p, a.warmup + a.steps), data, a.warmup, a.steps) for p in ("fp32", "bf16")}

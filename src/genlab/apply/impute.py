@@ -198,6 +198,13 @@ def infill_model_space(model, x: torch.Tensor, m: torch.Tensor, batch: int = 4, 
     return torch.cat(out, 0)
 
 
+def context_is_cyclic(context: Optional[dict], n: int) -> bool:
+    """Whether n fields' neighbouring steps wrap around: the run's context is cyclic and n is its period (a
+    12-month climatology), or it names no period."""
+    period = (context or {}).get("period")
+    return bool((context or {}).get("cyclic")) and (period is None or n == int(period))
+
+
 def context_channels(model, normalizer, context: Optional[dict], values: np.ndarray, known: np.ndarray,
                      notes: list[str]):
     """(x_c, m_c) (N, 2K, H, W) in model space for a run with context channels (the neighbouring steps of each
@@ -216,10 +223,9 @@ def context_channels(model, normalizer, context: Optional[dict], values: np.ndar
     if len(values) < 2:
         raise GenlabError(f"the run fills each field from its {k} neighbouring time steps on each side, but the input "
                           "holds one field; give the whole series (e.g. all 12 months)")
-    period = context.get("period")
-    cyclic = bool(context.get("cyclic")) and (period is None or len(values) == int(period))
+    cyclic = context_is_cyclic(context, len(values))
     if context.get("cyclic") and not cyclic:
-        notes.append(f"{len(values)} fields, not the run's period {period}: neighbours beyond the ends are unknown")
+        notes.append(f"{len(values)} fields, not the run's period {context.get('period')}: neighbours beyond the ends are unknown")
     nv, nk = neighbour_steps(np.where(known, values, 0.0), known, k, cyclic=cyclic)
     offset = float(normalizer.offset[0])
     xc = normalizer.to_model(torch.from_numpy(np.where(nk, nv, offset).reshape((-1, 1) + nv.shape[2:])).float())

@@ -115,10 +115,9 @@ def run(args) -> int:
         cov = ()
         if args.rk_neighbours:
             from ..apply.gap_baselines import neighbour_mean
+            from ..apply.impute import context_is_cyclic
 
-            ctx = r.meta.get("context") or {}
-            period = ctx.get("period")
-            cyclic = bool(ctx.get("cyclic")) and (period is None or len(inp.values) == int(period))
+            cyclic = context_is_cyclic(r.meta.get("context"), len(inp.values))
             cov = (neighbour_mean(inp.values, inp.known, cyclic=cyclic),)
         hybrid, rk = residual_kriging(lambda k: net(k)[0], inp.values, inp.known, gaps_in, inp.grid, base=output,
                                       covariates=cov)

@@ -77,6 +77,7 @@ class Trainer:
         self.precision = resolve_precision(cfg.precision, self.device)
         self.precision_why = ("asked for" if cfg.precision != "auto" else
                               "auto, from the hardware" if self.precision != MEASURE else "auto")
+        self.precision_times: dict[str, float] = {}  # fp32/bf16 seconds of one step, when auto measured
         self.model = model.to(self.device)
         self.raw = dict(model.networks())  # name -> plain module (before DDP/compile wrappers)
         if cfg.channels_last and any(s.spatial for s in data.info.fields.values()):
@@ -259,7 +260,7 @@ class Trainer:
                 for p in params:
                     p.grad = None
 
-            times = measure_step(step)
+            times = self.precision_times = measure_step(step)
         finally:
             self.batcher.load_state_dict(state)
             self.noise.set_state(noise)
