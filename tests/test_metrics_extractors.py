@@ -176,9 +176,12 @@ def test_inception_fast_paths_compute_the_same_network():
     assert torch.equal(unpacked, packed)
     rel16 = float((packed - b).abs().max() / b.abs().max())
     assert 1e-5 < rel16 < 0.1  # bf16 is measurably different from fp32, but not garbage
-    # the mixed copy used under --precision bf16: the stem and every bias fp32, closer to fp32 than all-bf16
+    # the mixed copy used under --precision bf16: conv ... conv_3 and every bias fp32, closer to fp32 than
+    # all-bf16
     mixed = inception.bf16_copy(fast)
-    assert all(getattr(mixed, n).conv.weight.dtype == torch.float32 for n in inception.STEM)
+    assert inception.FP32_LAYERS == ("conv", "conv_1", "conv_2", "conv_3")
+    assert all(getattr(mixed, n).conv.weight.dtype == torch.float32 for n in inception.FP32_LAYERS)
+    assert mixed.conv_4.conv.weight.dtype == torch.bfloat16
     assert mixed.mixed_10.tower_mixed_conv.conv.bias.dtype == torch.float32
     assert mixed.mixed.conv.conv.weight.dtype == torch.bfloat16
     assert mixed.mixed_10.tower_mixed_conv.conv.weight.dtype == torch.bfloat16
@@ -199,6 +202,6 @@ def test_bf16_variant_is_part_of_the_precision_protocol():
 
     assert quality.precision_of(SimpleNamespace(allow_bf16=False, bf16_variant="fp32 stem")) == "fp32"
     assert quality.precision_of(SimpleNamespace(allow_bf16=True, bf16_variant="")) == "bf16"
-    assert InceptionExtractor.bf16_variant == "fp32 stem"
+    assert InceptionExtractor.bf16_variant == "fp32 stem to conv_3"
     assert quality.precision_of(SimpleNamespace(allow_bf16=True, bf16_variant=InceptionExtractor.bf16_variant)) \
-        == "bf16 (fp32 stem)"
+        == "bf16 (fp32 stem to conv_3)"

@@ -30,9 +30,11 @@ class EMA:
         if self._pairs:
             shadows, params = zip(*self._pairs)
             torch._foreach_lerp_(list(shadows), [p.detach() for p in params], 1.0 - self.decay_at(t))
-        for name, net in self.networks.items():
+        for name, net in self.networks.items():  # looked up each time: module.to() replaces buffer tensors
+            shadow = self.shadow[name]
             for k, b in net.named_buffers():
-                self.shadow[name][k].copy_(b)
+                if k in shadow:  # saved buffers only; a non-persistent one (a layout marker) has no entry
+                    shadow[k].copy_(b)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Flat {"<network>.<key>": tensor}, matching the model's own state_dict keys."""

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from ...errors import GenlabError
 from ...losses.spectral import spectral_loss
 from ...nn import downsample_plan
+from ...nn.layout import Flatten, Unflatten
 from ...nn.padding import PaddedConv2d, PaddedConvTranspose2d, resolve_axis_modes
 from ...registry import register_model
 from ..base import DataInfo
@@ -70,15 +71,6 @@ class DCGANConfig(AdversarialConfig):
             raise ValueError(f"model.upsample={self.upsample!r} is invalid; expected transposed or nearest")
         if not self.spectral_weight >= 0:
             raise ValueError(f"model.spectral_weight={self.spectral_weight!r} is invalid; expected >= 0")
-
-
-class _Unflatten(nn.Module):
-    def __init__(self, c: int, s: int, s_w: Optional[int] = None):
-        super().__init__()
-        self.c, self.s, self.s_w = c, s, s if s_w is None else s_w
-
-    def forward(self, h: Tensor) -> Tensor:
-        return h.view(h.shape[0], self.c, self.s, self.s_w)  # (B, C*s*s_w) -> (B, C, s, s_w)
 
 
 def _norm(kind: str, c: int, conv: bool) -> list[nn.Module]:
@@ -144,7 +136,7 @@ def dcgan_networks(cfg: DCGANConfig, channels: int, size: int | tuple[int, int],
                           f"fields to e.g. {s << n} x {(w >> n << n) or s << n}")
     widths = [cfg.g_channels * 2 ** (n - 1 - i) for i in range(n)]  # e.g. 28 px: [128, 64]
     g_layers: list[nn.Module] = [nn.Linear(cfg.latent_dim, widths[0] * s_h * s_w, bias=False),
-                                 _Unflatten(widths[0], s_h, s_w), nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
+                                 Unflatten(widths[0], s_h, s_w), nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
     for a, b in zip(widths[:-1], widths[1:]):
         g_layers += _up(a, b, modes, cfg.upsample)
     g_layers += [_convt(widths[-1], channels, modes, upsample=cfg.upsample), _out(bounded)]
@@ -153,7 +145,7 @@ def dcgan_networks(cfg: DCGANConfig, channels: int, size: int | tuple[int, int],
     for _ in range(n - 1):
         d_layers += _down(c, 2 * c, norm, d_modes)
         c *= 2
-    d_layers += [nn.Flatten(), nn.Linear(c * s_h * s_w, 1)]  # (B, c, s_h, s_w) -> (B, c*s_h*s_w) -> (B, 1)
+    d_layers += [Flatten(), nn.Linear(c * s_h * s_w, 1)]  # (B, c, s_h, s_w) -> (B, c*s_h*s_w) -> (B, 1)
     return nn.Sequential(*g_layers), nn.Sequential(*d_layers)
 
 
@@ -179,10 +171,10 @@ def infogan_networks(cfg: DCGANConfig, channels: int, size: int | tuple[int, int
     generator = nn.Sequential(
         nn.Linear(cfg.latent_dim, 1024, bias=False), nn.BatchNorm1d(1024), nn.ReLU(True),
         nn.Linear(1024, 128 * s * s, bias=False), nn.BatchNorm1d(128 * s * s), nn.ReLU(True),
-        _Unflatten(128, s), *_up(128, 64), nn.ConvTranspose2d(64, channels, 4, 2, 1), _out(bounded))
+        Unflatten(128, s, s), *_up(128, 64), nn.ConvTranspose2d(64, channels, 4, 2, 1), _out(bounded))
     discriminator = nn.Sequential(
         nn.Conv2d(channels, 64, 4, 2, 1), nn.LeakyReLU(0.2, True), *_down(64, 128, norm),
-        nn.Flatten(), nn.Linear(128 * s * s, 1024), *_norm(norm, 1024, False),  # (B, 128*s*s)
+        Flatten(), nn.Linear(128 * s * s, 1024), *_norm(norm, 1024, False),  # (B, 128*s*s)
         nn.LeakyReLU(0.2, True), nn.Linear(1024, 1))
     return generator, discriminator
 
