@@ -46,7 +46,7 @@ class Flatten(nn.Module):
 class Unflatten(nn.Module):
     """(B, C·H·W) -> (B, C, H, W), channels-last when the module has been moved to that format.
 
-    The layout is read from a one-element-per-stride 4-D marker buffer (not saved in the state dict), so
+    The layout is read from the strides of a tiny 4-D marker buffer (not saved in the state dict), so
     `net.to(memory_format=torch.channels_last)` — the standard PyTorch call, which the trainer makes for
     `train.channels_last=true` — switches this module too, with nothing for the caller to know."""
 
