@@ -117,7 +117,8 @@ class DataConfig:
                                ("auto", "dirs", "ab", "ba"))
     var: Optional[str] = opt(None, "netCDF datasets: variable name(s), e.g. sst or uwnd,vwnd; rayleigh-benard: "
                                    "channels from temperature,vorticity,u,w")
-    level: Optional[str] = opt(None, "netCDF: level coordinate value (e.g. depth 100) or #index")
+    level: Optional[str] = opt(None, "netCDF: level coordinate value (e.g. depth 100) or #index; ocean-atlas: "
+                               "comma-separated depths in m (default 0,10,20,30)")
     region: Optional[tuple[float, float, float, float]] = opt(None, "netCDF: lat0,lat1,lon0,lon1 box in degrees")
     res: Optional[int] = opt(None, "etopo: resolution in arc-minutes", (5, 20, 40, 60, 120))
     scenario: Optional[str] = opt(None, "na-air-temp: emission scenario a1b or e1")
@@ -137,7 +138,10 @@ class DataConfig:
     length: Optional[int] = opt(None, "sequence datasets: steps per example (longer pieces are cut into chunks)")
     transpose: Optional[int] = opt(None, "music: random transposition of training examples by ≤ N semitones")
     runs: Optional[int] = opt(None, "rayleigh-benard: independent solver runs per split (default 4)")
-    context: Optional[int] = opt(None, "coads-holdout: K neighbouring months on each side as extra input channels")
+    context: Optional[int] = opt(None, "coads-holdout, ocean-atlas: K neighbouring months on each side as extra "
+                                 "input channels")
+    context_gaps: Optional[str] = opt(None, "ocean-atlas: the COADS variable whose observation gaps the neighbouring "
+                                      "months get (default sst), or none")
     extra: Optional[str] = opt(None, "photos: more training photos (train split only)", ("wallpapers",))
 
     def options(self) -> dict:  # the dataset's options: every field but these four, derive last

@@ -108,7 +108,9 @@ def add_option(p, ensemble: bool = True) -> None:
 # bookkeeping: a member trained in fp32 beside one in bf16 is the same model on the same data)
 FREE_KEYS = {f"train.{k}" for k in ("seed", "threads", "progress", "log_every", "sample_every", "ckpt_every",
                                     "keep_checkpoints", "device", "tensorboard", "out", "steps", "precision",
-                                    "channels_last", "compile")}
+                                    "channels_last", "compile")} | {"model.init_from"}
+# (model.init_from: members fine-tuned from different pretraining runs, e.g. one ocean-atlas run per train.seed,
+# are still one architecture on the same data; warm_start refuses a starting run of another shape)
 
 
 class Average:

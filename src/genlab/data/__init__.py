@@ -12,6 +12,7 @@ from .base import ArrayDataset, IndexBatcher  # noqa: F401
 from . import arrays, digits, fashion_mnist, fmnist_domains, folder, pairs, photos, toys  # noqa: F401  (register datasets)
 from . import climate, field_domains  # noqa: F401  (netCDF datasets; xarray is imported only when one is loaded)
 from . import gaps  # noqa: F401  (coads-holdout: COADS with held-out observations; mask:coads)
+from . import ocean_atlas  # noqa: F401  (World Ocean Atlas monthly temperature: complete fields to pretrain on)
 from . import simulators  # noqa: F401  (rayleigh-benard, grf, lognormal: generated from a seed, cached on disk)
 from . import audio, music, sequences  # noqa: F401  (chorales, folk, midi-folder, series, chorale-audio; lazy imports)
 
