@@ -11,6 +11,7 @@ one is not retrained, so the script can be stopped and re-run across sessions):
 - `fm-mix0`: the same with `model.mixing_prob=0` (Table 2's ablation);
 - `fm2k-ada` / `fm2k-none`: the first 2,000 training images (`data.limit=2000`), ADA vs no augmentation;
   `fm500-ada` / `fm500-none` the same on the first 500 for 10,000 steps (640 passes, for D to overfit);
+  `fm200-ada` / `fm200-none` on the first 200 for 8,000 steps (1,280 passes);
 - `dcgan-fm`: the `dcgan-fashion-mnist` preset (the demo GAN) trained for as many steps as cost the CPU time
   of `fm-mix09`'s 3,000 steps (pilots of both configurations measure CPU seconds per step, one thread);
 - `photos64`: stylegan on 64 px RGB crops of the bundled photos (figures only), 1,500 steps.
@@ -46,10 +47,13 @@ RUNS = {
     "fm2k-none": FM + ["--data.limit=2000", "--model.augment=none"],
     "fm500-ada": FM + ["--data.limit=500", "--model.augment=ada"],
     "fm500-none": FM + ["--data.limit=500", "--model.augment=none"],
+    "fm200-ada": FM + ["--data.limit=200", "--model.augment=ada"],
+    "fm200-none": FM + ["--data.limit=200", "--model.augment=none"],
     "dcgan-fm": ["--config", "dcgan-fashion-mnist"],
     "photos64": ["stylegan", "--data", "photos", "--data.size=64", "--data.n=4096"],
 }
-STEPS = {"fm-mix09": 3000, "fm-mix0": 3000, "fm2k-ada": 3000, "fm2k-none": 3000, "fm500-ada": 10000, "fm500-none": 10000, "photos64": 1500}
+STEPS = {"fm-mix09": 3000, "fm-mix0": 3000, "fm2k-ada": 3000, "fm2k-none": 3000, "fm500-ada": 10000, "fm500-none": 10000,
+         "fm200-ada": 8000, "fm200-none": 8000, "photos64": 1500}
 
 
 def last_step(run: Path) -> int:
@@ -303,9 +307,9 @@ def main() -> int:
         "Table 2 (FID of samples mixing k latents):\n\n" + mixing_table(root, scorer, cache),
         "Table 4 (perceptual path length, fmnist-classifier features):\n\n" + ppl_table(root, args.ppl_n, cache),
         "Equal CPU budget:\n\n" + fid_table(root, ["fm-mix09", "dcgan-fm"], scorer, cache) + budget_note(root),
-        "Small data (2,000 and 500 training images):\n\n"
-        + fid_table(root, ["fm2k-none", "fm2k-ada", "fm500-none", "fm500-ada"], scorer, cache)
-        + overfit_note(root, ["fm2k-none", "fm2k-ada", "fm500-none", "fm500-ada"]),
+        "Small data (2,000, 500 and 200 training images):\n\n"
+        + fid_table(root, ["fm2k-none", "fm2k-ada", "fm500-none", "fm500-ada", "fm200-none", "fm200-ada"], scorer, cache)
+        + overfit_note(root, ["fm2k-none", "fm2k-ada", "fm500-none", "fm500-ada", "fm200-none", "fm200-ada"]),
     ]
     cache_file.write_text(json.dumps(cache, indent=1) + "\n")
     text = "\n\n".join(parts) + (f"\n\nFID: {args.n} samples (seed 0, EMA G, ψ = 1) vs the first {args.n} "
