@@ -48,23 +48,9 @@ class Biharmonic:
     name = "biharmonic"
 
     def infill(self, x: Tensor, mask: Tensor) -> Tensor:
-        from skimage.restoration import inpaint_biharmonic
+        from ..nn.fill import biharmonic_fill
 
-        out = torch.empty(x.shape, dtype=torch.float64)
-        xs = torch.where(mask > 0, x, torch.zeros((), dtype=x.dtype)).double().cpu().numpy()
-        holes = (mask.expand_as(x) <= 0).cpu().numpy() if mask.shape[1] > 1 else (mask[:, 0] <= 0).cpu().numpy()
-        for i in range(len(x)):
-            if mask.shape[1] > 1:  # one mask per channel: each channel on its own
-                chans = [inpaint_biharmonic(xs[i, c], holes[i, c]) if holes[i, c].any() else xs[i, c]
-                         for c in range(x.shape[1])]
-                out[i] = torch.from_numpy(np.stack(chans))
-            elif not holes[i].any():
-                out[i] = torch.from_numpy(xs[i])
-            elif x.shape[1] == 1:
-                out[i, 0] = torch.from_numpy(inpaint_biharmonic(xs[i, 0], holes[i]))
-            else:
-                out[i] = torch.from_numpy(inpaint_biharmonic(xs[i], holes[i], channel_axis=0))
-        return out.to(x.dtype)
+        return biharmonic_fill(x, mask)
 
 
 def ssim_map(a: Tensor, b: Tensor, data_range: float) -> Tensor:

@@ -72,15 +72,24 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 def measure_step(step: Callable[[str], None], *, reps: int = 3, budget_s: float = 6.0) -> dict[str, float]:
     """Seconds of `step(precision)` for fp32 and bf16: one warm-up each, then up to `reps` interleaved timings
-    (fewer when a step is slow, so that the timings take about `budget_s`), best of each."""
+    (fewer when a step is slow, so that the timings take about `budget_s`), best of each. A bf16 step that
+    the CPU's kernels refuse (oneDNN has no bf16 LSTM on CPUs without AVX-512 BF16: RuntimeError) counts as
+    infinitely slow, so fp32 is chosen."""
     best = {}
     for p in ("fp32", "bf16"):
         t = time.perf_counter()
-        step(p)
+        try:
+            step(p)
+        except RuntimeError:
+            if p == "fp32":
+                raise
+            best[p] = float("inf")
+            continue
         best[p] = time.perf_counter() - t
-    n = max(0, min(reps, int(budget_s / max(1e-6, sum(best.values())))))
+    finite = [p for p in ("fp32", "bf16") if best[p] != float("inf")]
+    n = max(0, min(reps, int(budget_s / max(1e-6, sum(best[p] for p in finite)))))
     for _ in range(n):
-        for p in ("fp32", "bf16"):
+        for p in finite:
             t = time.perf_counter()
             step(p)
             best[p] = min(best[p], time.perf_counter() - t)

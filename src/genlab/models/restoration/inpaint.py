@@ -43,6 +43,12 @@ target, I_out = U([I_in ⊙ M, X_c ⊙ M_c], [M, M_c]); the output and the losse
 I_out = b + U(...) − U_0 with b = Σ_k M_c,k X_c,k / Σ_k M_c,k (U_0 = the output space's zero; where no
 context value is valid, b = the local mean of the target's own known cells, nn/fill.py): for gaps filled from neighbouring months, the anomaly, which is what anomaly-kriging
 interpolates (apply/gap_baselines.py).
+`model.residual=harmonic|biharmonic` uses a base made from the target's own known cells instead — the
+harmonic interpolant (Δb = 0 in the holes; nn/fill.py, multigrid red-black SOR in torch, longitude wrapping)
+or skimage's biharmonic one (Δ²b = 0, the evaluation's baseline) — and feeds it to U with the hole mask as
+known channels: I_out = b + U([I_in ⊙ M, X_c ⊙ M_c, b, M], [M, M_c, 1, 1]) − U_0. U then learns the
+correction to a classical interpolant rather than the whole fill (the residual learning of DnCNN; a coarse
+fill refined by a network, as in two-stage inpainting).
 
 `generate(batch)` returns the composite for the batch's mask; `model.context` is the receptive radius a tile
 needs (apply/tiles.py).
@@ -58,11 +64,15 @@ from torch import Tensor, nn
 
 from ...errors import GenlabError
 from ...losses import inpainting as L
-from ...nn.fill import local_mean_fill
+from ...nn.fill import biharmonic_fill, harmonic_fill, local_mean_fill
 from ...nn.partialconv import PartialConvUNet
 from ...nn.patchgan import PatchDiscriminator
 from ...registry import LOSSES, register_model
 from ..base import Batch, DataInfo, GenerativeModel, Panel, Phase
+
+
+RESIDUALS = ("none", "context_mean", "harmonic", "biharmonic")
+FILL_BASES = ("harmonic", "biharmonic")  # bases computed from the target's own known cells
 
 
 @dataclass
@@ -87,7 +97,7 @@ class InpaintConfig:
     d_layers: int = 3  # PatchGAN stride-2 layers (3 = the 70 px patches of pix2pix)
     context_field: str = ""  # extra input channels (e.g. x_months: neighbouring months), never predicted
     error: str = "l1"  # l1 (the paper's) | l2: squared errors in L_valid and L_hole (for RMSE-scored fields)
-    residual: str = "none"  # none | context_mean: U predicts the departure from the mean of the valid context
+    residual: str = "none"  # none | context_mean | harmonic | biharmonic: U predicts the departure from that base
     init_from: str = ""  # inpaint run whose U (and D) start this run: fine-tuning, e.g. with model.error=l2
 
     def __post_init__(self):
@@ -99,7 +109,7 @@ class InpaintConfig:
                   (self.padding in ("zeros", "reflect", "replicate"), "padding", "zeros, reflect or replicate"),
                   (self.d_base >= 1, "d_base", ">= 1"), (self.d_layers >= 0, "d_layers", ">= 0"),
                   (self.error in ("l1", "l2"), "error", "l1 or l2"),
-                  (self.residual in ("none", "context_mean"), "residual", "none or context_mean")]
+                  (self.residual in RESIDUALS, "residual", "none, context_mean, harmonic or biharmonic")]
         checks += [(getattr(self, w) >= 0, w, ">= 0") for w in weights]
         for ok, key, want in checks:
             if not ok:
@@ -107,7 +117,7 @@ class InpaintConfig:
         if self.target == self.mask or self.context_field in (self.target, self.mask):
             raise ValueError(f"model.target, model.mask and model.context_field name the same field; name distinct "
                              f"fields (target {self.target!r}, mask {self.mask!r}, context {self.context_field!r})")
-        if self.residual != "none" and not self.context_field:
+        if self.residual == "context_mean" and not self.context_field:
             raise ValueError("model.residual=context_mean needs context channels; set model.context_field too "
                              "(e.g. x_months with coads-holdout --data.context=1)")
         if (self.perceptual_weight or self.style_weight) and not self.adversarial_weight:
@@ -189,13 +199,15 @@ class Inpaint(GenerativeModel):
                 raise GenlabError(f"model.context_field={self.ctx_field} is {c.shape}; it must be (C, H, W) on the "
                                   f"target's grid {t.shape[1:]}")
             self.ctx_channels, self.ctx_valid = c.shape[0], c.valid
-            if config.residual != "none" and c.shape[0] % t.shape[0]:
+            if config.residual == "context_mean" and c.shape[0] % t.shape[0]:
                 raise GenlabError(f"model.residual={config.residual} averages the context per target channel, so "
                                   f"its {c.shape[0]} channels must be a multiple of the target's {t.shape[0]}")
         self.residual = config.residual
         periodic = tuple(ax + 1 for ax in t.periodic if ax in (1, 2)) or None  # (C, H, W) axes -> (B, C, H, W)
         self.periodic_w = 3 in (periodic or ())
-        self.network = PartialConvUNet(t.shape[0] + self.ctx_channels, t.shape[0], depth=config.depth, base=config.base,
+        self.mask_channels = m.shape[0]
+        self.base_channels = t.shape[0] + m.shape[0] if config.residual in FILL_BASES else 0  # base, then its mask
+        self.network = PartialConvUNet(t.shape[0] + self.ctx_channels + self.base_channels, t.shape[0], depth=config.depth, base=config.base,
                                        max_channels=config.max_channels, norm=config.norm,
                                        padding_mode=config.padding, periodic_axes=periodic)
         self.multiple, self.context = self.network.multiple, self.network.context
@@ -252,13 +264,34 @@ class Inpaint(GenerativeModel):
         xg = self.to_g(x) * m
         if self.ctx_channels or context is not None:
             xg, m = self._with_context(xg, m, context, context_mask)
+        base = self.fill_base(x, mask.to(x.dtype)) if self.base_channels else None
+        if base is not None:  # the base and the hole mask enter as known channels
+            n = x.shape[0]
+            hole_map = mask.to(x.dtype)
+            if hole_map.shape[1] != self.mask_channels:  # a 1-channel mask for a per-channel run, or the reverse
+                hole_map = hole_map.expand(n, self.mask_channels, h, w) if hole_map.shape[1] == 1 \
+                    else hole_map.amin(1, keepdim=True)
+            m_in = m if m.shape[1] > 1 else m.expand(n, self.channels, h, w)
+            xg = torch.cat([xg, self.to_g(base).to(xg.dtype), hole_map], 1)
+            m = torch.cat([m_in, torch.ones((n, self.base_channels, h, w), dtype=m.dtype, device=m.device)], 1)
         if ph or pw:  # padding is unknown: holes for the partial convolutions
             xg, m = F.pad(xg, (0, pw, 0, ph)), F.pad(m, (0, pw, 0, ph))
         out = self.from_g(self.network(xg, m))[..., :h, :w]
         if self.residual == "context_mean":
             base = self.context_mean(context, context_mask, x, mask.to(x.dtype))
             out = out - self.from_g(torch.zeros((), device=x.device)) + base
+        elif base is not None:
+            out = out - self.from_g(torch.zeros((), device=x.device)) + base.float()
         return out
+
+    def fill_base(self, x: Tensor, mask: Tensor) -> Tensor:
+        """The base of model.residual=harmonic|biharmonic in model space, from the target's known cells alone:
+        the harmonic interpolant (nn/fill.py, multigrid SOR; longitude wraps on periodic fields) or skimage's
+        biharmonic one (NumPy, on the CPU). No gradients: it is a fixed first guess that U corrects."""
+        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+            if self.residual == "harmonic":
+                return harmonic_fill(x.float(), mask.float(), periodic_w=self.periodic_w)
+            return biharmonic_fill(x.float(), mask.float()).to(x.device)
 
     def context_mean(self, context: Tensor, context_mask: Tensor, x: Tensor, mask: Tensor) -> Tensor:
         """b = Σ_k M_c,k X_c,k / Σ_k M_c,k per target channel (context channels grouped step-major: step k's C
