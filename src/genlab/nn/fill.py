@@ -70,12 +70,12 @@ def harmonic_fill(x: Tensor, mask: Tensor, *, periodic_w: bool = False, sweeps: 
     Laplacian; ∂u/∂n = 0 at the image edges, longitude wrapping when `periodic_w`), solved by a multigrid
     cascade — a masked-mean pyramid (2 × 2 blocks: the mean of the known cells, known where any is) down to
     a level with at most 2 cells per side, holes there set to the mean of its known cells, then at each finer
-    level the bilinear upsampling of the coarser solution as the start of `sweeps` red-black SOR sweeps (ω = 1.8). x (N, C, H, W),
-    mask (N, 1 | C, H, W), 1 = known (values in holes ignored, NaN allowed); returns (N, C, H, W) float32,
-    0 in a channel with no known cell. Known cells are returned unchanged.
+    level the bilinear upsampling of the coarser solution as the start of `sweeps` red-black SOR sweeps
+    (ω = 1.8). x (N, C, H, W), mask (N, 1 | C, H, W), 1 = known (values in holes ignored, NaN allowed);
+    returns (N, C, H, W) float32, 0 in a channel with no known cell. Known cells are returned unchanged.
 
-    The multigrid start is what makes a few sweeps enough: plain Jacobi from zero needs O(L²) sweeps (SOR O(L)) for a
-    hole L cells across. Used as the base of `inpaint --model.residual=harmonic`, a Laplace counterpart of
+    The multigrid start is what makes a few sweeps enough: from zero, Jacobi needs O(L²) sweeps and SOR O(L)
+    for a hole L cells across. Used as the base of `inpaint --model.residual=harmonic`, a Laplace counterpart of
     skimage's biharmonic baseline that the network then corrects."""
     m = (mask.float().expand_as(x) > 0)
     v = torch.where(m, x.float(), torch.zeros((), device=x.device))

@@ -207,8 +207,9 @@ class Inpaint(GenerativeModel):
         self.periodic_w = 3 in (periodic or ())
         self.mask_channels = m.shape[0]
         self.base_channels = t.shape[0] + m.shape[0] if config.residual in FILL_BASES else 0  # base, then its mask
-        self.network = PartialConvUNet(t.shape[0] + self.ctx_channels + self.base_channels, t.shape[0], depth=config.depth, base=config.base,
-                                       max_channels=config.max_channels, norm=config.norm,
+        self.network = PartialConvUNet(t.shape[0] + self.ctx_channels + self.base_channels, t.shape[0],
+                                       depth=config.depth, base=config.base, max_channels=config.max_channels,
+                                       norm=config.norm,
                                        padding_mode=config.padding, periodic_axes=periodic)
         self.multiple, self.context = self.network.multiple, self.network.context
         self.adversarial = config.adversarial_weight > 0
@@ -279,8 +280,7 @@ class Inpaint(GenerativeModel):
         out = self.from_g(self.network(xg, m))[..., :h, :w]
         if self.residual == "context_mean":
             base = self.context_mean(context, context_mask, x, mask.to(x.dtype))
-            out = out - self.from_g(torch.zeros((), device=x.device)) + base
-        elif base is not None:
+        if base is not None:  # I_out = b + U(·) − U_0
             out = out - self.from_g(torch.zeros((), device=x.device)) + base.float()
         return out
 
