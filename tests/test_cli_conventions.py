@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from genlab.cli.main import COMMANDS, build_parser, main, options_of
-from genlab.config import DataConfig, TrainConfig, key_help
+from genlab.config import DataConfig, TrainConfig
+from genlab.config_help import key_help
 from genlab.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -236,7 +237,6 @@ def test_every_option_of_every_command_has_help():
 
 def test_every_key_of_every_registered_model_and_of_train_and_data_has_help_text():
     import genlab.components  # noqa: F401
-    from genlab.config import DataConfig, TrainConfig, key_help
     from genlab.registry import MODELS
 
     missing = [f"{name}: model.{k.key}" for name in sorted(MODELS)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from ..config import (DataConfig, TrainConfig, did_you_mean, key_help, parse_overrides, read_yaml, resolve,
-                      to_dict)
+from ..config import DataConfig, TrainConfig, did_you_mean, parse_overrides, read_yaml, resolve, to_dict
+from ..config_help import key_help
 from ..data import load_dataset, parse_spec
 from ..errors import GenlabError
 from ..registry import MODELS
