@@ -153,11 +153,11 @@ def main() -> None:
         print(f"ratio with torch.compile: {compiled / slow:.2f}x")
     if not args.no_peak:
         per_img = step_flops(cfg, data)
-        from hardware import cpu_line, peaks as measure_peaks
+        from hardware import cpu_line, peaks as measure_peaks, sizes
 
         peaks = measure_peaks()
         print(cpu_line())
-        print(f"matmul peak (2048^3, best of 5): fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 "
+        print(f"matmul peak ({sizes()}, best of 5): fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 "
               f"{peaks['bf16'] / 1e9:.0f} GFLOP/s; one training step = {per_img / 1e6:.1f} MFLOP per image")
         rows = [("trainer", fast, "bf16" if prec == "bf16" else "fp32"), ("plain fp32", slow, "fp32")]
         if compiled is not None:

@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/eval_speed.py table --extractor fmnist-classifier --n 10000
     .venv/bin/python benchmarks/eval_speed.py table --extractor inception --rows train,noise0.1,blur1 --fake X.npz
     .venv/bin/python benchmarks/eval_speed.py bf16 --n 1000      # inception FID fp32 vs bf16, same images
+    .venv/bin/python benchmarks/eval_speed.py bf16 --n 1000 --precisions fp32   # fp32 only (AVX2-only CPUs)
     .venv/bin/python benchmarks/eval_speed.py inception --n 10000 --n-fp32 5000 --fake VAE.npz \
         --features-dir /tmp/incfeat      # the inception FID table, in bf16, plus the fp32 check
 
@@ -97,7 +98,8 @@ def bf16(args, tmp: Path) -> None:
     real = load_dataset("fashion-mnist:test").subset(args.n, seed=0).all()
     fake = _blur(_train_subset(args.n), 1.0)
     res = {}
-    for name, flag in (("fp32", False), ("bf16", True)):
+    names = args.precisions.split(",")
+    for name, flag in [(n, n == "bf16") for n in ("fp32", "bf16") if n in names]:
         t = time.perf_counter()
         fr, _ = features.extract(ext, [real[i:i + 50] for i in range(0, len(real), 50)], bf16=flag)
         ff, _ = features.extract(ext, [fake[i:i + 50] for i in range(0, len(fake), 50)], bf16=flag)
@@ -106,10 +108,11 @@ def bf16(args, tmp: Path) -> None:
         res[f"{name}_rate"] = 2 * args.n / dt
         print(f"{name}: FID {res[name]:.4f}; {2 * args.n / dt:.1f} img/s (load {os.getloadavg()[0]:.1f})",
               flush=True)
-    print(f"relative change bf16 vs fp32: {abs(res['bf16'] - res['fp32']) / res['fp32'] * 100:.3f}%")
+    if len(names) > 1:
+        print(f"relative change bf16 vs fp32: {abs(res['bf16'] - res['fp32']) / res['fp32'] * 100:.3f}%")
     from torch.utils.flop_counter import FlopCounterMode
 
-    from hardware import cpu_line, peaks
+    from hardware import cpu_line, peaks, sizes
 
     # one image through the network with autograd on, so it takes the plain conv2d path the counter sees (the
     # fused oneDNN conv+ReLU kernels of inference do the same arithmetic, uncounted); the resize is not counted
@@ -117,9 +120,9 @@ def bf16(args, tmp: Path) -> None:
         ext.net(ext.prepare(real[:1]))
     per_img = counter.get_total_flops()
     pk = peaks()
-    print(f"{cpu_line()}; {torch.get_num_threads()} threads; matmul peak fp32 {pk['fp32'] / 1e9:.0f} GFLOP/s, bf16 "
+    print(f"{cpu_line()}; {torch.get_num_threads()} threads; matmul peak ({sizes()}) fp32 {pk['fp32'] / 1e9:.0f} GFLOP/s, bf16 "
           f"{pk['bf16'] / 1e9:.0f}; inception = {per_img / 1e9:.2f} GFLOP per image")
-    for name in ("fp32", "bf16"):
+    for name in [n for n in ("fp32", "bf16") if n in names]:
         rate = res[f"{name}_rate"]
         print(f"{name}: {per_img * rate / 1e9:.0f} GFLOP/s = {100 * per_img * rate / pk[name]:.0f} % of the {name} "
               f"matmul peak; 10k images would take {1e4 / rate:.0f} s")
@@ -172,6 +175,8 @@ def main() -> None:
     ap.add_argument("--metrics", default="fid,kid")
     ap.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                     help="speed: extractor precision passed to genlab eval")
+    ap.add_argument("--precisions", default="fp32,bf16", choices=("fp32,bf16", "fp32", "bf16"),
+                    help="bf16: which extractor precisions to time (fp32 alone on CPUs without bf16 instructions)")
     ap.add_argument("--n-fp32", type=int, default=5000, help="inception: images per side for fp32 vs bf16")
     ap.add_argument("--features-dir", default=None, help="inception: keep feature arrays here (resumable)")
     ap.add_argument("--rows", default=None, help="table: comma-separated subset of train,noise0.1,noise0.3,"

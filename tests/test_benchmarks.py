@@ -35,3 +35,15 @@ def test_unknown_benchmark_is_a_one_line_error(capsys):
     assert run_all.main(["--only", "nope"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope" in err[0] and "expected one of" in err[0]
+
+
+def test_matmul_peak_shrinks_the_product_only_where_the_cpu_is_slow_at_it():
+    import torch
+
+    import hardware
+
+    fast = hardware.matmul_peak(torch.float32, n=512, repeats=1, max_s=60.0)
+    assert hardware.LAST_SIZE["float32"] == 512 and 1e6 < fast < 1e14
+    slow = hardware.matmul_peak(torch.float32, n=512, repeats=1, max_s=1e-9)  # "too slow" at any size
+    assert hardware.LAST_SIZE["float32"] == 256 and 1e6 < slow < 1e14
+    assert hardware.sizes() == "fp32 256^3"
