@@ -14,8 +14,8 @@ import torch
 
 def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5, max_s: float = 1.0) -> float:
     """FLOP/s of the best of `repeats` m x m @ m x m matmuls (2 m^3 FLOPs each) in `dtype`, on torch's threads.
-    m = n where one product takes under `max_s`; otherwise the size doubles from 256 only while the next,
-    8x dearer product would still fit: a CPU without bf16 instructions (AVX2 only) runs bf16 matmuls in a
+    m grows from 256 to n, doubling only while the next, 8x dearer product would take under `max_s`
+    (so 2048 for fp32 everywhere we have measured): a CPU without bf16 instructions (AVX2 only) runs bf16 matmuls in a
     slow reference kernel, and 2048^3 there takes minutes for a number that 512^3 already gives."""
     m = min(256, n)
     while True:
