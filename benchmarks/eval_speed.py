@@ -98,8 +98,8 @@ def bf16(args, tmp: Path) -> None:
     real = load_dataset("fashion-mnist:test").subset(args.n, seed=0).all()
     fake = _blur(_train_subset(args.n), 1.0)
     res = {}
-    names = args.precisions.split(",")
-    for name, flag in [(n, n == "bf16") for n in ("fp32", "bf16") if n in names]:
+    timed = [n for n in ("fp32", "bf16") if n in args.precisions.split(",")]
+    for name, flag in [(n, n == "bf16") for n in timed]:
         t = time.perf_counter()
         fr, _ = features.extract(ext, [real[i:i + 50] for i in range(0, len(real), 50)], bf16=flag)
         ff, _ = features.extract(ext, [fake[i:i + 50] for i in range(0, len(fake), 50)], bf16=flag)
@@ -108,7 +108,7 @@ def bf16(args, tmp: Path) -> None:
         res[f"{name}_rate"] = 2 * args.n / dt
         print(f"{name}: FID {res[name]:.4f}; {2 * args.n / dt:.1f} img/s (load {os.getloadavg()[0]:.1f})",
               flush=True)
-    if len(names) > 1:
+    if len(timed) > 1:
         print(f"relative change bf16 vs fp32: {abs(res['bf16'] - res['fp32']) / res['fp32'] * 100:.3f}%")
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -120,9 +120,9 @@ def bf16(args, tmp: Path) -> None:
         ext.net(ext.prepare(real[:1]))
     per_img = counter.get_total_flops()
     pk = peaks()
-    print(f"{cpu_line()}; {torch.get_num_threads()} threads; matmul peak ({sizes()}) fp32 {pk['fp32'] / 1e9:.0f} GFLOP/s, bf16 "
-          f"{pk['bf16'] / 1e9:.0f}; inception = {per_img / 1e9:.2f} GFLOP per image")
-    for name in [n for n in ("fp32", "bf16") if n in names]:
+    print(f"{cpu_line()}; {torch.get_num_threads()} threads; matmul peak ({sizes()}) fp32 {pk['fp32'] / 1e9:.0f} "
+          f"GFLOP/s, bf16 {pk['bf16'] / 1e9:.0f}; inception = {per_img / 1e9:.2f} GFLOP per image")
+    for name in timed:
         rate = res[f"{name}_rate"]
         print(f"{name}: {per_img * rate / 1e9:.0f} GFLOP/s = {100 * per_img * rate / pk[name]:.0f} % of the {name} "
               f"matmul peak; 10k images would take {1e4 / rate:.0f} s")
