@@ -3,7 +3,8 @@ held-out real observations beside kriging / linear / nearest, and draw the map.
 
     .venv/bin/python benchmarks/climate_gaps.py [--run runs/climate-gaps] [--steps 3000] [--threads 2]
                                                 [--cpu-sized] [--context K] [--eval-only]
-                                                [--figure docs/restoration/PNG]
+                                                [--figure docs/restoration/PNG] [--ensemble RUN2,…]
+                                                [--rk-anomaly]
 
 Training (or resuming; a finished run is a no-op): `genlab train inpaint --data coads-holdout
 --data.derive=mask:coads:sst:0.2` — COADS SST with the evaluation's hidden cells removed (data/gaps.py), masks
@@ -62,12 +63,14 @@ def train(run: Path, steps: int, threads: int, cpu_sized: bool, context: int = 0
     subprocess.run(cmd, check=True)
 
 
-def evaluate(run: Path, ensemble: str = "") -> dict:
-    cmd = GENLAB + ["eval", str(run)] + (["--ensemble", ensemble] if ensemble else [])
+def evaluate(run: Path, ensemble: str = "", rk_anomaly: bool = False) -> dict:
+    cmd = GENLAB + ["eval", str(run)] + (["--ensemble", ensemble] if ensemble else []) + \
+        (["--rk-anomaly"] if rk_anomaly else [])
     print("$", " ".join(cmd[2:]), flush=True)
     subprocess.run(cmd, check=True)
     records = json.loads((run / "metrics.json").read_text())["records"]
-    mine = [r for r in records if r["kind"] == "gap-fill" and bool(ensemble) == ("ensemble" in r["protocol"])]
+    mine = [r for r in records if r["kind"] == "gap-fill" and bool(ensemble) == ("ensemble" in r["protocol"])
+            and rk_anomaly == ("model+nb+ak+rk" in r["protocol"])]
     return max(mine, key=lambda r: r.get("recorded_at") or "")
 
 
@@ -75,7 +78,7 @@ def table(rec: dict) -> str:
     v = rec["values"]
     units = rec["protocol"]["units"]
     rows = ["| method | scattered RMSE | MAE | r | blocks RMSE | MAE | r |", "|---|---|---|---|---|---|---|"]
-    for who in ("model", "model+rk", "model+nb+rk", "kriging", "linear", "nearest", "anomaly-kriging"):
+    for who in ("model", "model+rk", "model+nb+rk", "model+nb+ak+rk", "kriging", "linear", "nearest", "anomaly-kriging"):
         if f"points_{who}_rmse" not in v:
             continue
         cells = []
@@ -85,7 +88,7 @@ def table(rec: dict) -> str:
         rows.append(f"| {who} | " + " | ".join(cells) + " |")
     gains = "; ".join(f"{s}: {1e2 * v[f'{s}_rmse_vs_kriging']:+.1f} % vs kriging, {1e2 * v[f'{s}_rmse_vs_linear']:+.1f} "
                       "% vs linear" for s in ("points", "blocks"))
-    for who, tag in (("model+rk", "rk_"), ("model+nb+rk", "rkn_")):
+    for who, tag in (("model+rk", "rk_"), ("model+nb+rk", "rkn_"), ("model+nb+ak+rk", "rka_")):
         if f"points_{tag}rmse_vs_kriging" in v:
             gains += f"; {who}: " + "; ".join(f"{s}: {1e2 * v[f'{s}_{tag}rmse_vs_kriging']:+.1f} % vs kriging, "
                                               f"{1e2 * v[f'{s}_{tag}rmse_vs_linear']:+.1f} % vs linear"
@@ -93,6 +96,9 @@ def table(rec: dict) -> str:
     if "points_rkn_coefficients" in v:
         gains += "; neighbour-mean weight " + ", ".join(f"{s} {v[f'{s}_rkn_coefficients'][0]:.3f}"
                                                         for s in ("points", "blocks"))
+    if "points_rka_coefficients" in v:
+        gains += "; neighbour-mean / anomaly-kriging weights " + ", ".join(
+            f"{s} " + " / ".join(f"{c:.3f}" for c in v[f"{s}_rka_coefficients"]) for s in ("points", "blocks"))
     members = f"; {rec['protocol']['ensemble']}" if "ensemble" in rec["protocol"] else ""
     return "\n".join(rows) + f"\n\n({units}, step {rec['step']}{members}; RMSE below the baseline: {gains})"
 
@@ -171,6 +177,7 @@ def main(argv=None) -> int:
     p.add_argument("--figure", default=None, help="copy the gap-fill map here (e.g. docs/restoration/PNG)")
     p.add_argument("--sources", action="store_true", help="only measure other training sources against COADS")
     p.add_argument("--base-only", action="store_true", help="score a residual run's base alone (U set to zero)")
+    p.add_argument("--rk-anomaly", action="store_true", help="also score model+nb+ak+rk (genlab eval --rk-anomaly)")
     p.add_argument("--ensemble", default="", metavar="RUN2,RUN3", help="evaluate RUN averaged with these runs "
                    "(genlab eval --ensemble; same model and data, other train.seed)")
     a = p.parse_args(argv)
@@ -183,7 +190,7 @@ def main(argv=None) -> int:
     run = Path(a.run)
     if not a.eval_only:
         train(run, a.steps, a.threads, a.cpu_sized, a.context, tuple(a.set))
-    rec = evaluate(run, a.ensemble)
+    rec = evaluate(run, a.ensemble, a.rk_anomaly)
     print(table(rec))
     if a.figure:
         shutil.copyfile(run / "gapfill" / "gapfill-map.png", a.figure)

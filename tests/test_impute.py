@@ -347,3 +347,30 @@ def test_impute_residual_kriging_with_the_neighbour_mean(gap_run, tmp_path, caps
     one_line(capsys, ["impute", str(gap_run), "--input", str(one), "--var", "sst", "--out", str(target),
                       "--residual-kriging", "--rk-neighbours"], "holds one field")
     assert not target.exists()
+
+
+def test_eval_rk_anomaly_adds_the_stacked_row_and_is_refused_elsewhere(gap_run, monkeypatch, capsys, tmp_path):
+    """`genlab eval --rk-anomaly`: model+nb+ak+rk with two fitted weights (neighbour mean, anomaly-kriging's
+    leave-out estimate), its own bars and protocol line, recorded beside the plain record. Kriging is swapped
+    for nearest-neighbour here (the wiring, not the variogram, is under test; kriging every known cell costs
+    minutes). On a run not trained for gap filling the flag is a one-line error."""
+    from genlab.metrics import gapfill
+
+    monkeypatch.setattr(gapfill, "METHODS", ("nearest",))
+    monkeypatch.setitem(gb.BASELINES, "kriging", gb.nearest)
+    assert main(["eval", str(gap_run), "--rk-anomaly"]) == 0
+    text = capsys.readouterr().out
+    rec = [r for r in json.loads((gap_run / "metrics.json").read_text())["records"]
+           if r["kind"] == "gap-fill" and "model+nb+ak+rk" in r["protocol"]]
+    assert len(rec) == 1
+    v = rec[0]["values"]
+    assert len(v["points_rka_coefficients"]) == 2 and set(v["bars_rka"]) == set(v["bars"])
+    # a 1-step network is worth little beside the two interpolations: their weights carry the trend
+    assert sum(v["points_rka_coefficients"]) > 0.8, v["points_rka_coefficients"]
+    assert 0 < v["points_model+nb+ak+rk_rmse"] < v["points_model+rk_rmse"]
+    assert "  model+nb+ak+rk " in text and "bars (model+nb+ak+rk) met" in text
+    assert "stacking" in rec[0]["protocol"]["model+nb+ak+rk"]
+    plain = tmp_path / "vae"
+    assert main(["train", "vae", "--data", "digits", "--train.steps=1", "--train.progress=false", "--out",
+                 str(plain)]) == 0
+    one_line(capsys, ["eval", str(plain), "--rk-anomaly"], "--rk-anomaly", "drop --rk-anomaly")

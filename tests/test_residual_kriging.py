@@ -85,3 +85,61 @@ def test_a_covariate_that_carries_the_missed_anomaly_gets_its_weight_and_helps()
     pred_n, info_n = residual_kriging(net, truth, known, targets, grid, folds=5, covariates=[noise])
     assert abs(info_n["coefficients"][0]) < 0.1
     assert abs(climate.rmse(pred_n, truth, targets, w) - e_plain) < 0.1 * e_plain
+
+
+def test_anomaly_kriging_leave_out_never_sees_its_own_cell():
+    """Each known cell's estimate comes from the other folds: changing a cell's value leaves its own estimate
+    unchanged but moves its month's estimates elsewhere; fold k's cells equal fill_anomaly_months from the
+    rest; unknown cells get none."""
+    from genlab.apply.gap_baselines import anomaly_kriging_leave_out, fill_anomaly_months
+    from genlab.apply.residual_kriging import fold_ids
+
+    grid = _grid()
+    la, lo = np.meshgrid(np.deg2rad(grid.lat), np.deg2rad(grid.lon), indexing="ij")
+    rng = np.random.default_rng(4)
+    values = np.stack([20 * np.cos(la) ** 2 + np.sin((t + 2) * lo) for t in range(3)])
+    known = rng.random(values.shape) < 0.4
+    fold = fold_ids(values.shape, folds=3, seed=5)
+    loo = anomaly_kriging_leave_out(values, known, grid, context_known=known, fold=fold)
+    assert np.isfinite(loo[known]).all() and np.isnan(loo[~known]).all()
+    sel = known & (fold == 1)
+    direct, _ = fill_anomaly_months(values, known & ~sel, sel, grid, context_known=known)
+    assert np.allclose(loo[sel], direct[sel])
+    t = 1
+    i, j = np.argwhere(known[t] & (fold[t] == 0))[0]
+    bumped = values.copy()
+    bumped[t, i, j] += 10.0
+    loo2 = anomaly_kriging_leave_out(bumped, known, grid, context_known=known, fold=fold)
+    assert loo2[t, i, j] == pytest.approx(loo[t, i, j])  # its own estimate did not see the change
+    other = known[t] & (fold[t] != 0)
+    assert np.abs(loo2[t][other] - loo[t][other]).max() > 0.01  # the other folds' estimates did
+
+
+def test_a_covariate_fitted_on_its_leave_out_values_not_on_its_echo():
+    """An interpolating covariate echoes z at the known cells: fitted there it earns weight 1 exactly and the
+    prediction becomes the covariate; fitted on its leave-out values (covariates_loo) it earns its skill, here
+    x = trend + 0.5 anomaly → weight 2 (z − f = 2 (x − f)), as in stacking."""
+    grid = _grid()
+    la, lo = np.meshgrid(np.deg2rad(grid.lat), np.deg2rad(grid.lon), indexing="ij")
+    trend = 25 * np.cos(la) ** 2
+    anomaly = 3 * np.sin(5 * lo) * np.cos(la)
+    truth = (trend + anomaly)[None]
+    rng = np.random.default_rng(6)
+    known = rng.random(truth.shape) < 0.3
+    targets = ~known & (rng.random(truth.shape) < 0.3)
+
+    def net(k):
+        return np.broadcast_to(trend, truth.shape).copy()
+
+    half = (trend + 0.5 * anomaly)[None]
+    echo = np.where(known, truth, half)  # the covariate as a field: its value at known cells is z itself
+    _, info_echo = residual_kriging(net, truth, known, targets, grid, folds=5, covariates=[echo])
+    assert info_echo["coefficients"][0] == pytest.approx(1.0, abs=1e-9)
+    pred, info = residual_kriging(net, truth, known, targets, grid, folds=5, covariates=[echo],
+                                  covariates_loo=[np.where(known, half, np.nan)])
+    assert info["coefficients"][0] == pytest.approx(2.0, rel=1e-6)
+    w = climate.area_weights(grid.lat, grid.shape)
+    assert climate.rmse(pred, truth, targets, w) < 0.05 * climate.rmse(np.where(targets, half, np.nan), truth,
+                                                                        targets, w)
+    with pytest.raises(GenlabError, match="leave-out version"):
+        residual_kriging(net, truth, known, targets, grid, folds=5, covariates=[echo], covariates_loo=[])

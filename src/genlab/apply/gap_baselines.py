@@ -131,8 +131,10 @@ def kriging(field: np.ndarray, known: np.ndarray, targets: np.ndarray, grid: Gri
             **_) -> tuple[np.ndarray, dict]:
     la, lo = _cells(known, grid)
     z = field[known].astype(np.float64)
-    vfunc, params = fit_variogram(lo, la, z, seed=seed)
     ta, to = _cells(targets, grid)
+    if np.ptp(z) == 0:  # a constant field has no variogram to fit; every kriging estimate is the constant
+        return np.full(len(ta), z[0]), {"variogram": None}
+    vfunc, params = fit_variogram(lo, la, z, seed=seed)
     pred = krige_window(np.mod(lo, 360.0), la, z, np.mod(to, 360.0), ta, vfunc, params)
     return pred, {"variogram": params}
 
@@ -188,6 +190,20 @@ def fill_anomaly_months(values: np.ndarray, known: np.ndarray, targets: np.ndarr
     for d, t in zip(res_details, range(len(values))):
         d["without_neighbours"] = int((targets[t] & ~has[t]).sum())
     return np.where(targets, pred, np.nan), res_details
+
+
+def anomaly_kriging_leave_out(values: np.ndarray, known: np.ndarray, grid: Grid, *, context_known: np.ndarray,
+                              fold: np.ndarray, seed: int = 0) -> np.ndarray:
+    """(T, H, W) anomaly-kriging's leave-out estimates at the known cells (NaN elsewhere): the cells of fold k
+    (`fold`, e.g. apply/residual_kriging.fold_ids) predicted by `fill_anomaly_months` from the known cells of
+    the other folds, so no estimate has seen its own cell's value. The neighbouring months (`context_known`)
+    stay whole: they are other months, as in the baseline. Cost: one kriging of every known cell."""
+    out = np.full(values.shape, np.nan)
+    for k in np.unique(fold[known]):
+        sel = known & (fold == k)
+        pred, _ = fill_anomaly_months(values, known & ~sel, sel, grid, context_known=context_known, seed=seed)
+        out[sel] = pred[sel]
+    return out
 
 
 def _one_blas_thread():

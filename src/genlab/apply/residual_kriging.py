@@ -25,10 +25,16 @@ with the aⱼ fitted by least squares on the leave-out outputs at the known cell
 xⱼ − f₋ₖ, pooled over all fields; no intercept: ordinary kriging estimates the local mean of the residuals),
 and the residuals z − t₋ₖ kriged as above. With a = 0 this is the plain method. The network's output at a
 known cell is never a regressor (only its leave-out output), so the fit sees out-of-sample errors only.
+
+A covariate that is itself an interpolation of the month's observations (e.g. anomaly-kriging,
+gap_baselines.anomaly_kriging_leave_out) would only echo z at a known cell; such an xⱼ comes with its own
+leave-out values x₋ₖ (`covariates_loo`, computed with the same folds: `fold_ids`), which replace xⱼ in the
+fit and in the leave-out trend t₋ₖ — the stacked-regression rule of fitting the blend on cross-validated
+predictions only (Wolpert 1992; Breiman 1996).
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -39,13 +45,19 @@ from .grids import Grid
 FOLDS = 10
 
 
+def fold_ids(shape: tuple, *, folds: int = FOLDS, seed: int = 0) -> np.ndarray:
+    """The seeded fold (0 … folds − 1) of every cell: the one split shared by the network's leave-out passes
+    and any covariate's own leave-out values."""
+    if folds < 2:
+        raise GenlabError(f"residual kriging needs at least 2 folds, got {folds}")
+    return np.random.default_rng([seed, 7]).integers(0, folds, size=shape)
+
+
 def leave_out_outputs(net: Callable[[np.ndarray], np.ndarray], values: np.ndarray, known: np.ndarray, *,
                       folds: int = FOLDS, seed: int = 0) -> np.ndarray:
     """(T, H, W) leave-out outputs f₋ₖ at the known cells (NaN elsewhere): `net(known_mask)` is the network's raw
     output for the fields `values` with those cells known; fold k of the known cells is hidden in pass k."""
-    if folds < 2:
-        raise GenlabError(f"residual kriging needs at least 2 folds, got {folds}")
-    fold = np.random.default_rng([seed, 7]).integers(0, folds, size=values.shape)
+    fold = fold_ids(values.shape, folds=folds, seed=seed)
     loo = np.full(values.shape, np.nan)
     for k in range(folds):
         sel = known & (fold == k)
@@ -83,14 +95,19 @@ def fit_covariates(values: np.ndarray, loo: np.ndarray, covariates: Sequence[np.
 def residual_kriging(net: Callable[[np.ndarray], np.ndarray], values: np.ndarray, known: np.ndarray,
                      targets: np.ndarray, grid: Grid, *, folds: int = FOLDS, seed: int = 0,
                      base: np.ndarray | None = None, loo: np.ndarray | None = None,
-                     covariates: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, dict]:
+                     covariates: Sequence[np.ndarray] = (),
+                     covariates_loo: Optional[Sequence[np.ndarray]] = None) -> tuple[np.ndarray, dict]:
     """(T, H, W) predictions trend + kriged residuals at `targets` (NaN elsewhere) and details (module
     docstring). `base`: the network's output from all known cells, `loo`: its leave-out outputs
-    (leave_out_outputs, same folds and seed), when the caller has them already; `covariates`: fields xⱼ."""
+    (leave_out_outputs, same folds and seed), when the caller has them already; `covariates`: fields xⱼ;
+    `covariates_loo`: their leave-out values at the known cells where they differ from xⱼ (same folds)."""
     base = net(known) if base is None else base
     loo = leave_out_outputs(net, values, known, folds=folds, seed=seed) if loo is None else loo
-    coef = fit_covariates(values, loo, covariates)
-    trend_loo = loo + np.tensordot(coef, _departures(loo, covariates), axes=1)
+    covariates_loo = covariates if covariates_loo is None else covariates_loo
+    if len(covariates_loo) != len(covariates):
+        raise GenlabError(f"{len(covariates)} covariate(s) but {len(covariates_loo)} leave-out version(s)")
+    coef = fit_covariates(values, loo, covariates_loo)
+    trend_loo = loo + np.tensordot(coef, _departures(loo, covariates_loo), axes=1)
     trend = base + np.tensordot(coef, _departures(base, covariates), axes=1)
     resid = np.where(np.isfinite(loo), values - trend_loo, np.nan)
     kr, per_month = fill_months("kriging", resid, known & np.isfinite(resid), targets, grid, seed=seed)

@@ -40,6 +40,9 @@ def add_parser(sub) -> None:
     p.add_argument("--masks", default=None, help="inpainting runs: user masks instead of the seeded set, a PNG "
                    "(white = known) or .npy 0/1 file or a folder of them, each on every image, binned by hole ratio")
     add_out(p, "also write the results to this .json file (replaced if it exists)", aliases=("--json",))
+    p.add_argument("--rk-anomaly", action="store_true", help="COADS gap-fill runs: also score model+nb+ak+rk, "
+                   "anomaly-kriging's estimate as a further residual-kriging predictor fitted on its leave-out "
+                   "estimates (one more kriging of every known cell: minutes)")
     p.add_argument("--no-ema", action="store_true", help="use live weights even if EMA weights exist")
     add_self_ensemble(p)  # recorded as its own result, beside the plain evaluation
     add_device(p)
@@ -155,10 +158,14 @@ def _eval_run(args, dev: torch.device, json_out) -> int:
     quality, fields = _groups(args.metrics) if args.metrics else _run_defaults(r, caps)
     from ..metrics.gapfill import gapfill_setup
 
+    if args.rk_anomaly and not ("infill" in caps and gapfill_setup(r.config)):
+        raise GenlabError("--rk-anomaly belongs to the COADS gap-fill evaluation, and this run was not trained "
+                          "for it (data coads-holdout or data.derive=mask:coads); drop --rk-anomaly")
     if "infill" in caps and gapfill_setup(r.config):  # COADS gap filling: hidden real observations, baselines
         from ..metrics.gapfill import evaluate_gapfill, summary_lines
 
-        res = evaluate_gapfill(r, figure_dir=Path(args.run) / "gapfill", command=f"genlab eval {args.run}")
+        res = evaluate_gapfill(r, figure_dir=Path(args.run) / "gapfill", command=f"genlab eval {args.run}",
+                               stack_anomaly=args.rk_anomaly)
         results["gap-fill"] = res
         for line in summary_lines(res):
             say(line)

@@ -12,7 +12,10 @@ Protocol (all of it in the record's protocol):
   Beside it "model+rk": the same network plus ordinary kriging of its leave-out residuals at the known
   cells (regression kriging, apply/residual_kriging.py; 10 folds, seeded by the hold-out seed), and
   "model+nb+rk": the same with the mean of the neighbouring months as a second predictor (its weight fitted
-  by least squares on the leave-out outputs at the known cells, never on hidden cells).
+  by least squares on the leave-out outputs at the known cells, never on hidden cells). With
+  `stack_anomaly` (`genlab eval --rk-anomaly`) also "model+nb+ak+rk": anomaly-kriging's estimate as a third
+  predictor, fitted on its own leave-out estimates from the same folds (stacking; one more kriging of every
+  known cell, several minutes).
 - Baselines, from the same inputs: ordinary kriging, linear and nearest interpolation on the sphere
   (apply/gap_baselines.py: exponential variogram fitted per month by pykrige, 32-cell moving window), and
   anomaly-kriging, which also reads the neighbouring months (their mean plus the kriged anomaly).
@@ -35,7 +38,8 @@ from . import climate
 METHODS = ("kriging", "linear", "nearest", "anomaly-kriging")
 RK = "model+rk"  # the network plus kriging of its leave-out residuals (apply/residual_kriging.py)
 RKN = "model+nb+rk"  # the same, with the neighbouring months' mean as a covariate of the trend
-RK_ROWS = ((RK, "rk_", "bars_rk"), (RKN, "rkn_", "bars_rkn"))
+RKA = "model+nb+ak+rk"  # and anomaly-kriging's estimate as a third predictor (stacked on leave-out estimates)
+RK_ROWS = ((RK, "rk_", "bars_rk"), (RKN, "rkn_", "bars_rkn"), (RKA, "rka_", "bars_rka"))
 SETS = ("points", "blocks")
 FIGURE_MONTH = 3  # April (0-based), one of the coads dataset's test months
 
@@ -71,16 +75,20 @@ def coads_truth(var: str):
 
 
 def evaluate_gapfill(r, *, methods: Optional[Sequence[str]] = None, figure_dir: Optional[Path] = None,
-                     command: str = "", progress=None, residual_kriging: bool = True) -> dict:
+                     command: str = "", progress=None, residual_kriging: bool = True,
+                     stack_anomaly: bool = False) -> dict:
     """The gap-fill record of a loaded run `r` (module docstring): values and protocol. residual_kriging: also
-    score the network + kriging of its leave-out residuals (method "model+rk", apply/residual_kriging.py)."""
-    from ..apply.gap_baselines import fill_anomaly_months, fill_months, neighbour_mean
-    from ..apply.residual_kriging import leave_out_outputs, residual_kriging as residual_kriging_fill
+    score the network + kriging of its leave-out residuals (method "model+rk", apply/residual_kriging.py);
+    stack_anomaly: also "model+nb+ak+rk" (needs residual_kriging)."""
+    from ..apply.gap_baselines import anomaly_kriging_leave_out, fill_anomaly_months, fill_months, neighbour_mean
+    from ..apply.residual_kriging import fold_ids, leave_out_outputs, residual_kriging as residual_kriging_fill
     from ..apply.grids import Grid
     from ..apply.impute import canonical_units, infill_on_run_grid
     from ..data.gaps import holdout_sets
 
     methods = tuple(METHODS if methods is None else methods)
+    if stack_anomaly and not residual_kriging:
+        raise GenlabError("the anomaly-kriging predictor is part of residual kriging; keep residual kriging on")
     setup = gapfill_setup(r.config)
     if setup is None:
         raise GenlabError("this run was not trained for COADS gap filling (data coads-holdout or "
@@ -107,6 +115,7 @@ def evaluate_gapfill(r, *, methods: Optional[Sequence[str]] = None, figure_dir: 
                                     context_known=obs)  # other months: every observation
         timing[f"{name}_model_s"] = time.perf_counter() - t0
         preds = {"model": np.where(hid, raw, np.nan)}
+        ak_details = None
         if residual_kriging:
             t0 = time.perf_counter()
             loo = leave_out_outputs(lambda k: infill_on_run_grid(
@@ -114,10 +123,18 @@ def evaluate_gapfill(r, *, methods: Optional[Sequence[str]] = None, figure_dir: 
                 values, known, seed=setup["seed"])
             timing[f"{name}_leave_out_s"] = time.perf_counter() - t0
             nb = neighbour_mean(values, obs, cyclic=True)  # months t ± 1, every observation (as anomaly-kriging)
-            for who, tag, cov in ((RK, "rk_", ()), (RKN, "rkn_", (nb,))):
+            rows = [(RK, "rk_", (), ()), (RKN, "rkn_", (nb,), (nb,))]
+            if stack_anomaly:
+                t0 = time.perf_counter()
+                ak, ak_details = fill_anomaly_months(values, known, hid, grid, context_known=obs, seed=setup["seed"])
+                ak_loo = anomaly_kriging_leave_out(values, known, grid, context_known=obs, seed=setup["seed"],
+                                                   fold=fold_ids(values.shape, seed=setup["seed"]))
+                timing[f"{name}_anomaly_kriging_leave_out_s"] = time.perf_counter() - t0
+                rows.append((RKA, "rka_", (nb, ak), (nb, ak_loo)))
+            for who, tag, cov, cov_loo in rows:
                 t0 = time.perf_counter()
                 preds[who], rk = residual_kriging_fill(None, values, known, hid, grid, seed=setup["seed"],
-                                                       base=raw, loo=loo, covariates=cov)
+                                                       base=raw, loo=loo, covariates=cov, covariates_loo=cov_loo)
                 out[f"{name}_{tag}residual_rms"] = rk["residual_rms"]
                 if cov:
                     out[f"{name}_{tag}coefficients"] = rk["coefficients"]
@@ -127,7 +144,9 @@ def evaluate_gapfill(r, *, methods: Optional[Sequence[str]] = None, figure_dir: 
         details = {}
         for m in methods:
             t0 = time.perf_counter()
-            if m == "anomaly-kriging":
+            if m == "anomaly-kriging" and ak_details is not None:  # computed above for the stacked row
+                preds[m], details[m] = ak, ak_details
+            elif m == "anomaly-kriging":
                 preds[m], details[m] = fill_anomaly_months(values, known, hid, grid, context_known=obs,
                                                            seed=setup["seed"])
             else:
@@ -154,13 +173,16 @@ def evaluate_gapfill(r, *, methods: Optional[Sequence[str]] = None, figure_dir: 
     out["bars"] = _bars(out, methods, "model", "")
     if residual_kriging:
         for who, tag, key in RK_ROWS:
-            out[key] = _bars(out, methods, who, tag)
+            if f"{SETS[0]}_{who}_rmse" in out:
+                out[key] = _bars(out, methods, who, tag)
     if figure_dir is not None:
         from ..viz.gapfill import save_maps
 
         save_maps(Path(figure_dir), values, obs, maps["blocks"], grid, month=FIGURE_MONTH, units=units,
                   command=command)
     protocol = _protocol(setup, methods, units, run_grid is None or run_grid.same_as(grid))
+    if not stack_anomaly:
+        protocol.pop(RKA)
     if getattr(model, "ctx_channels", 0):
         protocol["model_inputs"] = (f"the month's other observations and every observation of its neighbouring "
                                     f"months ({r.meta['context']['rule']}); the baselines use the month alone")
@@ -187,6 +209,8 @@ def _protocol(setup: dict, methods: Sequence[str], units: str, same_grid: bool) 
         RKN: f"as {RK}, with the trend f + a (n - f), n = the mean of months t-1 and t+1 (every observation, "
         "cyclic; no term where neither observed the cell), a fitted by least squares on the leave-out outputs at "
         "the known cells",
+        RKA: f"as {RKN}, with anomaly-kriging's estimate as a further predictor: at the known cells its leave-out "
+        "estimate from the same 10 folds, so the weights are fitted on out-of-sample predictions only (stacking)",
         "mean_series": "Pearson r over 12 months of cos(lat)-weighted means at the hidden cells",
     }
 
@@ -210,7 +234,7 @@ def summary_lines(res: dict) -> list[str]:
     lines = []
     for s in SETS:
         lines.append(f"[{s}: {res.get(f'{s}_n_cells', 0)} hidden cells]   rmse   mae    bias   r(mean series)  ({units})")
-        for who in ("model", RK, RKN) + METHODS:
+        for who in ("model", RK, RKN, RKA) + METHODS:
             if f"{s}_{who}_rmse" not in res:
                 continue
             lines.append(f"  {who:15s} {res[f'{s}_{who}_rmse']:6.3f} {res[f'{s}_{who}_mae']:6.3f} "
@@ -223,8 +247,8 @@ def summary_lines(res: dict) -> list[str]:
                                if f"{s}_{tag}rmse_vs_{m}" in res)
                 coef = res.get(f"{s}_{tag}coefficients")
                 lines.append(f"  {who} RMSE below: {vs} (leave-out residual rms {res[f'{s}_{tag}residual_rms']:.3f}"
-                             + (f", covariate weight {coef[0]:.3f})" if coef else ")"))
-    for who, key in (("model", "bars"), (RK, "bars_rk"), (RKN, "bars_rkn")):
+                             + (f", covariate weight(s) {', '.join(f'{c:.3f}' for c in coef)})" if coef else ")"))
+    for who, key in (("model", "bars"), (RK, "bars_rk"), (RKN, "bars_rkn"), (RKA, "bars_rka")):
         if key not in res:
             continue
         met = [k for k, v in res[key].items() if v]
